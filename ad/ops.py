@@ -1,0 +1,548 @@
+"""The primitive operations: one Function per op, each with its local derivative.
+
+Every ``backward`` is written with operations that arrays and tensors share, so
+the same rule runs fast on arrays and records itself on tensors (for
+``create_graph=True``). The docstring of each class is its maths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .function import Function
+from .tensor import NUMPY_OVERRIDES, Tensor
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+# ----- arithmetic (numpy broadcasting; the engine sums gradients back to shape)
+
+class Add(Function):
+    """z = x + y;  dz/dx = 1,  dz/dy = 1"""
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, x, y, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    """z = x - y;  dz/dx = 1,  dz/dy = -1"""
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, x, y, grad):
+        return grad, -grad
+
+
+class Mul(Function):
+    """z = x * y;  dz/dx = y,  dz/dy = x"""
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, x, y, grad):
+        needs_x, needs_y = self.needs_input_grad
+        return (grad * y if needs_x else None), (grad * x if needs_y else None)
+
+
+class Div(Function):
+    """z = x / y;  dz/dx = 1/y,  dz/dy = -x/y²"""
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, x, y, grad):
+        needs_x, needs_y = self.needs_input_grad
+        return (grad / y if needs_x else None), (-grad * x / (y * y) if needs_y else None)
+
+
+class Pow(Function):
+    """z = x ** y;  dz/dx = y x^(y-1),  dz/dy = x^y log x"""
+    def forward(self, x, y):
+        return x ** y
+
+    def backward(self, x, y, grad):
+        needs_x, needs_y = self.needs_input_grad
+        gx = grad * y * x ** (y - 1) if needs_x else None
+        gy = grad * self.recompute(x, y) * np.log(x) if needs_y else None
+        return gx, gy
+
+
+class Neg(Function):
+    """z = -x;  dz/dx = -1"""
+    def forward(self, x):
+        return -x
+
+    def backward(self, x, grad):
+        return (-grad,)
+
+
+class MatMul(Function):
+    """z = x @ y;  dL/dx = g @ yᵀ,  dL/dy = xᵀ @ g  (numpy rules for 1-D and batches)"""
+    mismatch = "do not align"
+
+    def forward(self, x, y):
+        return x @ y
+
+    def backward(self, x, y, grad):
+        needs_x, needs_y = self.needs_input_grad
+        x_is_vector, y_is_vector = x.ndim == 1, y.ndim == 1
+        if y_is_vector:                      # treat y as a column; grad gains that axis
+            grad = grad.reshape(grad.shape + (1,))
+            y = y.reshape(y.shape + (1,))
+        if x_is_vector:                      # treat x as a row
+            grad = grad.reshape(grad.shape[:-1] + (1,) + grad.shape[-1:])
+            x = x.reshape((1,) + x.shape)
+        gx = grad @ y.swapaxes(-1, -2) if needs_x else None
+        gy = x.swapaxes(-1, -2) @ grad if needs_y else None
+        if needs_x and x_is_vector:
+            gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
+        if needs_y and y_is_vector:
+            gy = gy.reshape(gy.shape[:-1])
+        return gx, gy
+
+
+# ----- elementwise functions
+
+class Exp(Function):
+    """z = eˣ;  dz/dx = eˣ"""
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, x, grad):
+        return (grad * self.recompute(x),)
+
+
+class Log(Function):
+    """z = log x;  dz/dx = 1/x"""
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, x, grad):
+        return (grad / x,)
+
+
+class Sqrt(Function):
+    """z = √x;  dz/dx = 1/(2√x)"""
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, x, grad):
+        return (grad / (2 * self.recompute(x)),)
+
+
+class Tanh(Function):
+    """z = tanh x;  dz/dx = 1 - tanh² x"""
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, x, grad):
+        z = self.recompute(x)
+        return (grad * (1 - z * z),)
+
+
+class Sigmoid(Function):
+    """z = 1/(1 + e⁻ˣ) = (1 + tanh(x/2))/2;  dz/dx = z(1 - z)"""
+    def forward(self, x):
+        return 0.5 + 0.5 * np.tanh(0.5 * x)
+
+    def backward(self, x, grad):
+        z = self.recompute(x)
+        return (grad * z * (1 - z),)
+
+
+class Relu(Function):
+    """z = max(x, 0);  dz/dx = 1 where x > 0, else 0"""
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, x, grad):
+        return (grad * (_data(x) > 0),)
+
+
+class Abs(Function):
+    """z = |x|;  dz/dx = sign x  (0 at x = 0)"""
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, x, grad):
+        return (grad * np.sign(_data(x)),)
+
+
+class Sin(Function):
+    """z = sin x;  dz/dx = cos x"""
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, x, grad):
+        return (grad * np.cos(x),)
+
+
+class Cos(Function):
+    """z = cos x;  dz/dx = -sin x"""
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, x, grad):
+        return (-grad * np.sin(x),)
+
+
+class Maximum(Function):
+    """z = max(x, y);  the gradient goes to the larger input (split evenly on ties)"""
+    def forward(self, x, y):
+        return np.maximum(x, y)
+
+    def backward(self, x, y, grad):
+        xd, yd = _data(x), _data(y)
+        share = (xd > yd) + 0.5 * (xd == yd)
+        return grad * share, grad * (1 - share)
+
+
+class Where(Function):
+    """z = x where condition else y;  the gradient follows the branch taken"""
+    def __init__(self, condition: Any) -> None:
+        self.condition = np.asarray(_data(condition), dtype=bool)
+
+    def forward(self, x, y):
+        return np.where(self.condition, x, y)
+
+    def backward(self, x, y, grad):
+        return np.where(self.condition, grad, 0), np.where(self.condition, 0, grad)
+
+
+# ----- reductions
+
+def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape of a reduction over ``axis`` with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """z = Σ x over axis;  dz/dx = 1 for every summed element"""
+    def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        return np.sum(x, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, x, grad):
+        grad = grad.reshape(_kept_shape(x.shape, self.axis))
+        return (np.broadcast_to(grad, x.shape),)
+
+
+class Mean(Function):
+    """z = (Σ x)/n over axis;  dz/dx = 1/n"""
+    def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, x, grad):
+        kept = _kept_shape(x.shape, self.axis)
+        count = int(np.prod(x.shape)) // int(np.prod(kept))
+        return (np.broadcast_to(grad.reshape(kept) / count, x.shape),)
+
+
+class Max(Function):
+    """z = max x over axis;  the gradient goes to the maximal elements (split on ties)"""
+    def __init__(self, axis: Any = None, keepdims: bool = False) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        return np.max(x, axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, x, grad):
+        xd = _data(x)
+        winners = xd == np.max(xd, axis=self.axis, keepdims=True)
+        share = winners / np.sum(winners, axis=self.axis, keepdims=True)
+        return (grad.reshape(_kept_shape(x.shape, self.axis)) * share,)
+
+
+class LogSumExp(Function):
+    """z = log Σ eˣ over axis (computed as m + log Σ e^(x-m));  dz/dx = softmax x"""
+    def __init__(self, axis: Any = -1, keepdims: bool = False) -> None:
+        self.axis, self.keepdims = axis, keepdims
+
+    def forward(self, x):
+        m = np.max(x, axis=self.axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        z = m + np.log(np.sum(np.exp(x - m), axis=self.axis, keepdims=True))
+        return z if self.keepdims else np.squeeze(z, axis=self.axis)
+
+    def backward(self, x, grad):
+        kept = _kept_shape(x.shape, self.axis)
+        z = self.recompute(x).reshape(kept)
+        return (grad.reshape(kept) * np.exp(x - z),)
+
+
+class Softmax(Function):
+    """s = eˣ / Σ eˣ over axis;  dL/dx = s (g - Σ g s)"""
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        return e / np.sum(e, axis=self.axis, keepdims=True)
+
+    def backward(self, x, grad):
+        s = self.recompute(x)
+        return (s * (grad - (grad * s).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """z = x - log Σ eˣ over axis;  dL/dx = g - softmax(x) Σ g"""
+    def __init__(self, axis: int = -1) -> None:
+        self.axis = axis
+
+    def forward(self, x):
+        shifted = x - np.max(x, axis=self.axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
+
+    def backward(self, x, grad):
+        s = np.exp(self.recompute(x))
+        return (grad - s * grad.sum(axis=self.axis, keepdims=True),)
+
+
+# ----- shapes and indexing
+
+class Reshape(Function):
+    """z = x viewed with another shape;  the gradient is reshaped back"""
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        return np.reshape(x, self.shape)
+
+    def backward(self, x, grad):
+        return (grad.reshape(x.shape),)
+
+
+class Transpose(Function):
+    """z = x with axes permuted;  the gradient is permuted back"""
+    def __init__(self, axes: tuple[int, ...] | None = None) -> None:
+        self.axes = axes
+
+    def forward(self, x):
+        return np.transpose(x, self.axes)
+
+    def backward(self, x, grad):
+        if self.axes is None:
+            return (grad.transpose(),)
+        return (grad.transpose(tuple(np.argsort(self.axes))),)
+
+
+class BroadcastTo(Function):
+    """z = x copied out to shape;  the gradient of the copies is summed"""
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return np.broadcast_to(x, self.shape)
+
+    def backward(self, x, grad):
+        return (grad,)  # the engine sums it back to x's shape
+
+
+def _plain_index(index: Any) -> Any:
+    if isinstance(index, Tensor):
+        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    return index
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices) never picks an element twice."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in parts)
+
+
+class GetItem(Function):
+    """z = x[index];  the gradient is added back into the picked places"""
+    def __init__(self, index: Any) -> None:
+        self.index = _plain_index(index)
+
+    def forward(self, x):
+        return x[self.index]
+
+    def backward(self, x, grad):
+        return (ScatterAdd(self.index, x.shape).recompute(grad),)
+
+
+class ScatterAdd(Function):
+    """z = zeros(shape) with values added at index;  dz/dvalues = the picked places"""
+    def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
+        self.index, self.shape = index, shape
+
+    def forward(self, values):
+        out = np.zeros(self.shape, dtype=np.result_type(values, np.float32))
+        if _is_basic(self.index):
+            out[self.index] = values
+        else:
+            np.add.at(out, self.index, values)
+        return out
+
+    def backward(self, values, grad):
+        return (GetItem(self.index).recompute(grad),)
+
+
+class Concatenate(Function):
+    """z = [x₀, x₁, ...] joined along axis;  each input gets its slice of the gradient"""
+    mismatch = "cannot be joined"
+
+    def __init__(self, axis: int = 0) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, *xs_and_grad):
+        *xs, grad = xs_and_grad
+        axis = self.axis % grad.ndim
+        ends = np.cumsum([x.shape[axis] for x in xs])
+        lead = (slice(None),) * axis
+        return tuple(grad[lead + (slice(end - x.shape[axis], end),)] for x, end in zip(xs, ends))
+
+
+class Stack(Function):
+    """z = [x₀, x₁, ...] stacked along a new axis;  each input gets its layer of the gradient"""
+    mismatch = "cannot be stacked"
+
+    def __init__(self, axis: int = 0) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, *xs_and_grad):
+        *xs, grad = xs_and_grad
+        axis = self.axis % grad.ndim
+        lead = (slice(None),) * axis
+        return tuple(grad[lead + (i,)] for i in range(len(xs)))
+
+
+# ----- the functions people call
+
+def _axis_op(cls: type[Function]):
+    def op(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return cls(axis, keepdims)(x)
+    op.__name__ = cls.name
+    op.__doc__ = cls.__doc__
+    return op
+
+
+add, sub, mul, div, pow, neg, matmul = Add(), Sub(), Mul(), Div(), Pow(), Neg(), MatMul()
+exp, log, sqrt, tanh, sigmoid = Exp(), Log(), Sqrt(), Tanh(), Sigmoid()
+relu, abs, sin, cos, maximum = Relu(), Abs(), Sin(), Cos(), Maximum()
+sum, mean, max = _axis_op(Sum), _axis_op(Mean), _axis_op(Max)
+
+
+def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False) -> Tensor:
+    """log Σ exp(x) along ``axis``, without overflow."""
+    return LogSumExp(axis, keepdims)(x)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis``, without overflow."""
+    return Softmax(axis)(x)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``: the log-probabilities of a classifier."""
+    return LogSoftmax(axis)(x)
+
+
+def reshape(x: Any, *shape: Any) -> Tensor:
+    """``x`` with a new shape (one entry may be -1)."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape(shape)(x)
+
+
+def transpose(x: Any, *axes: Any) -> Tensor:
+    """``x`` with its axes reversed, or permuted as ``axes`` says."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose(axes or None)(x)
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    """``x`` with two axes exchanged."""
+    axes = list(range(np.ndim(_data(x))))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return Transpose(tuple(axes))(x)
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
+    """``x`` copied out to ``shape`` by numpy's broadcasting rules."""
+    return BroadcastTo(tuple(shape))(x)
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate(axis)(*tensors)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
+    """Join tensors along a new axis."""
+    return Stack(axis)(*tensors)
+
+
+def where(condition: Any, x: Any, y: Any) -> Tensor:
+    """Elements of ``x`` where ``condition`` holds, else of ``y``."""
+    return Where(condition)(x, y)
+
+
+def _reflected(fn: Function):
+    def method(self: Tensor, other: Any) -> Tensor:
+        return fn(other, self)
+    return method
+
+
+def _getitem(self: Tensor, index: Any) -> Tensor:
+    return GetItem(index)(self)
+
+
+def _sum_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return Sum(axis, keepdims)(self)
+
+
+def _mean_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return Mean(axis, keepdims)(self)
+
+
+def _max_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    return Max(axis, keepdims)(self)
+
+
+# The original engine's way: store Function instances on the class.
+Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
+Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(sub)
+Tensor.__mul__, Tensor.__rmul__ = mul, _reflected(mul)
+Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
+Tensor.__pow__, Tensor.__rpow__ = pow, _reflected(pow)
+Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
+Tensor.__neg__ = neg
+Tensor.__getitem__ = _getitem
+Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.tanh, Tensor.sigmoid = exp, log, sqrt, tanh, sigmoid
+Tensor.relu, Tensor.abs, Tensor.sin, Tensor.cos = relu, abs, sin, cos
+Tensor.sum, Tensor.mean, Tensor.max = _sum_method, _mean_method, _max_method
+Tensor.reshape, Tensor.transpose, Tensor.swapaxes = reshape, transpose, swapaxes
+Tensor.T = property(lambda self: Transpose(None)(self))
+
+NUMPY_OVERRIDES.update({
+    np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow,
+    np.negative: neg, np.matmul: matmul, np.exp: exp, np.log: log, np.sqrt: sqrt,
+    np.tanh: tanh, np.sin: sin, np.cos: cos, np.abs: abs, np.absolute: abs,
+    np.maximum: maximum, np.sum: sum, np.mean: mean, np.max: max, np.where: where,
+    np.reshape: lambda x, shape: reshape(x, shape), np.transpose: transpose,
+    np.swapaxes: swapaxes, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
+    np.stack: stack,
+})

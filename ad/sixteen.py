@@ -1,0 +1,63 @@
+"""The original sixteen-line engine, runnable, with its two bugs fixed and marked.
+
+This is "Automatic differentiation in 16 lines of code" (github.com/oelin/ad)
+as published, plus the README's dot-product example. The book starts here;
+the benchmarks use it as a baseline. Two changes, each marked ``FIX``:
+
+1. ``Function`` gains ``__get__``: without it ``Tensor.__matmul__ =
+   TensorDotProduct()`` never receives ``self`` and ``x @ y`` raises
+   ``TypeError: forward() missing 1 required positional argument``.
+2. ``TensorDotProduct.backward`` had the two gradient formulas swapped.
+"""
+
+import types
+
+import numpy as np
+
+
+class Variable:
+    def __init__(self, data, terminal=False):
+
+        self.data = np.array(data)                        # x.
+        self.grad = np.zeros_like(self.data)              # dL/dx.
+        self.terminal = terminal
+        self.backward = int
+
+
+class Function:
+    def __call__(self, *variables):
+        result = self.forward(*variables)                 # Forward pass, f(x0, ..., xn).
+
+        def backward(grad = 1):                           # Backward pass.
+            self.backward(*variables, grad + result.grad) # Accumulate gradients, dL/dxi += dL/df * df/dxi.
+
+            for variable in variables:                    # Recurse.
+                variable.backward(0)
+
+            result.grad *= result.terminal                # Reset gradients.
+        result.backward = backward
+
+        return result
+
+    def __get__(self, instance, owner=None):              # FIX 1: bind like a method.
+        return self if instance is None else types.MethodType(self, instance)
+
+
+# The README's usage example. It calls the variable class `Tensor` and makes
+# variables with `tensor(...)`.
+Tensor = Variable
+tensor = Variable
+
+
+class TensorDotProduct(Function):
+
+    def forward(self, x: Variable, y: Variable) -> Variable:
+        return Variable(x.data @ y.data)
+
+    def backward(self, x: Variable, y: Variable, grad) -> None:
+
+        x.grad += grad @ y.data.T  # FIX 2: was x.data.T @ grad (the formulas were swapped).
+        y.grad += x.data.T @ grad  #        was grad @ y.data.T
+
+
+Tensor.__matmul__ = TensorDotProduct()

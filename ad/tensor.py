@@ -1,0 +1,228 @@
+"""Tensor: an array that remembers how it was made, and the backward pass.
+
+A tensor holds ``data`` (a numpy array), ``grad`` (filled in by
+:meth:`Tensor.backward`) and, when it was computed from tensors that require
+gradients, ``_node``: the :class:`~ad.function.Function` call that made it.
+Operators and methods (``+``, ``@``, ``.sum()``...) are attached by
+:mod:`ad.ops`, the way the original engine attached ``__matmul__``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+# numpy functions that tensors answer themselves (filled in by ad.ops), so that a
+# backward rule written with np.exp or np.where records when handed tensors.
+NUMPY_OVERRIDES: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+class Tensor:
+    """An n-dimensional array of floats that can carry a gradient.
+
+    Create one with :func:`ad.tensor`. ``x.grad`` is ``None`` until a backward
+    pass reaches ``x``; later passes *add* to it (set ``x.grad = None`` to start
+    again). Only leaves (tensors you made) keep their gradient, unless you call
+    :meth:`retain_grad` on an intermediate result.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000
+
+    data: Any
+    grad: Tensor | None
+    requires_grad: bool
+    name: str | None
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None) -> None:
+        self.data = _as_float_array(data, requires_grad)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._node = None
+        self._retains_grad = False
+
+    # ----- what it looks like
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
+        extras = ""
+        if self.dtype != np.float64:
+            extras += f", dtype={self.dtype}"
+        if self.requires_grad:
+            extras += ", requires_grad=True"
+        if self.name is not None:
+            extras += f", name={self.name!r}"
+        return f"tensor({body}{extras})"
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python float."""
+        if self.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, this one has shape {self.shape}")
+        return float(np.asarray(self.data).reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array (not a copy: changing it changes the tensor)."""
+        return np.asarray(self.data)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (shares memory, requires no grad)."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this intermediate result too (the original's ``terminal``)."""
+        self._retains_grad = True
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    # ----- numpy interoperability: np.exp(t) and friends record on tensors
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.data, dtype=dtype)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        op = NUMPY_OVERRIDES.get(ufunc)
+        if method != "__call__" or op is None or kwargs:
+            return NotImplemented
+        return op(*inputs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        op = NUMPY_OVERRIDES.get(func)
+        if op is None:
+            return NotImplemented
+        return op(*args, **kwargs)
+
+    # ----- the backward pass
+    def backward(self, grad: Any = None, create_graph: bool = False) -> None:
+        """Add d(self)/d(leaf), weighted by ``grad``, to ``leaf.grad`` for every leaf.
+
+        Visits every node once, in reverse topological order, without recursion.
+        ``grad`` defaults to 1 for a one-element tensor. With
+        ``create_graph=True`` the backward pass is itself recorded, so the
+        gradients it produces can be differentiated again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward: this tensor does not require grad (no input had "
+                "requires_grad=True, or it was computed under no_grad())")
+        seed = _seed_gradient(self, grad)
+        if create_graph:
+            seed = seed if isinstance(seed, Tensor) else Tensor(seed)
+        elif isinstance(seed, Tensor):
+            seed = seed.data
+        grads = {id(self): seed}
+        for tensor in _reverse_topological_order(self):
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            node = tensor._node
+            if node is None or tensor._retains_grad:
+                _accumulate(tensor, g)
+            if node is None:
+                continue
+            args = node.inputs if create_graph else node.arrays
+            input_grads = node.backward(*args, g)
+            for x, needed, gx in zip(node.inputs, node.needs_input_grad, input_grads):
+                if not needed or gx is None:
+                    continue
+                if gx.shape != x.data.shape:
+                    gx = unbroadcast(gx, x.shape)
+                key = id(x)
+                previous = grads.get(key)
+                grads[key] = gx if previous is None else previous + gx
+
+
+def _seed_gradient(output: Tensor, grad: Any) -> Any:
+    if grad is None:
+        if output.size != 1:
+            raise ValueError(
+                f"backward: the output has shape {output.shape}; pass grad= with that shape "
+                "(only a one-element output has an implicit gradient of 1)")
+        return np.ones_like(output.data)
+    value = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=output.dtype)
+    if np.shape(value) != output.shape:
+        raise ValueError(
+            f"backward: grad has shape {np.shape(value)} but the output has shape {output.shape}")
+    return grad if isinstance(grad, Tensor) else value
+
+
+def _accumulate(tensor: Tensor, g: Any) -> None:
+    if isinstance(g, Tensor):
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+    else:
+        tensor.grad = Tensor(g if tensor.grad is None else tensor.grad.data + g)
+
+
+def _reverse_topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that ``root`` depends on, each before the tensors it was made from."""
+    order: list[Tensor] = []
+    visited = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            for x, needed in zip(node.inputs, node.needs_input_grad):
+                if needed and id(x) not in visited:
+                    stack.append((x, False))
+    order.reverse()
+    return order
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` down to ``shape``, undoing numpy broadcasting.
+
+    Broadcasting copies an input along new leading axes and along axes of
+    length 1; the gradient of a copy is the sum of the copies' gradients.
+    """
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape) if extra else grad
+
+
+def _as_float_array(data: Any, requires_grad: bool) -> Any:
+    if isinstance(data, Tensor):
+        data = data.data
+    try:
+        array = np.asarray(data)
+    except ValueError as error:
+        raise ValueError(f"tensor: cannot make an array of this data ({error})") from None
+    kind = array.dtype.kind
+    if kind == "f":
+        return array
+    if kind in "biu":
+        return array.astype(np.float64)
+    raise TypeError(
+        f"tensor: expected numbers, got {type(data).__name__} with numpy dtype {array.dtype}"
+        + (f" ({data!r})" if isinstance(data, str) else ""))
