@@ -107,6 +107,7 @@ class Function:
                 node.__dict__.update(self.__dict__)
             node.inputs = inputs
             node.arrays = arrays
+            node.output = data
             node.needs_input_grad = needs
             out.requires_grad = True
             out._node = node
@@ -115,12 +116,21 @@ class Function:
             out._node = None
         return out
 
-    def recompute(self, *inputs: Any) -> Any:
-        """This operation again on ``inputs``: computed for arrays, recorded for tensors.
+    def result(self, *inputs: Any) -> Any:
+        """This call's forward result, for use in ``backward``.
 
-        Backward rules use it to get their forward result back (``tanh(x)`` in
-        the rule of ``tanh``) in a form that a second derivative can see.
+        In an ordinary backward pass (arrays in) it is the saved result. When
+        the backward pass is being recorded (tensors in) it is computed again as
+        a recorded tensor, so that a second derivative sees how it depends on
+        the inputs. The rule of ``tanh`` uses it: ``grad * (1 - z * z)``.
         """
+        for x in inputs:
+            if isinstance(x, Tensor):
+                return self.apply(*inputs)
+        return self.output
+
+    def apply(self, *inputs: Any) -> Any:
+        """This operation on arrays (array out, nothing recorded) or on tensors (recorded)."""
         for x in inputs:
             if isinstance(x, Tensor):
                 return self(*inputs)
@@ -128,7 +138,7 @@ class Function:
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
-                           if k not in ("inputs", "arrays", "needs_input_grad"))
+                           if k not in ("inputs", "arrays", "output", "needs_input_grad"))
         return f"{type(self).__name__}({params})"
 
 

@@ -7,6 +7,7 @@ the same rule runs fast on arrays and records itself on tensors (for
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 import numpy as np
@@ -67,7 +68,7 @@ class Pow(Function):
     def backward(self, x, y, grad):
         needs_x, needs_y = self.needs_input_grad
         gx = grad * y * x ** (y - 1) if needs_x else None
-        gy = grad * self.recompute(x, y) * np.log(x) if needs_y else None
+        gy = grad * self.result(x, y) * np.log(x) if needs_y else None
         return gx, gy
 
 
@@ -113,7 +114,7 @@ class Exp(Function):
         return np.exp(x)
 
     def backward(self, x, grad):
-        return (grad * self.recompute(x),)
+        return (grad * self.result(x),)
 
 
 class Log(Function):
@@ -131,7 +132,7 @@ class Sqrt(Function):
         return np.sqrt(x)
 
     def backward(self, x, grad):
-        return (grad / (2 * self.recompute(x)),)
+        return (grad / (2 * self.result(x)),)
 
 
 class Tanh(Function):
@@ -140,7 +141,7 @@ class Tanh(Function):
         return np.tanh(x)
 
     def backward(self, x, grad):
-        z = self.recompute(x)
+        z = self.result(x)
         return (grad * (1 - z * z),)
 
 
@@ -150,7 +151,7 @@ class Sigmoid(Function):
         return 0.5 + 0.5 * np.tanh(0.5 * x)
 
     def backward(self, x, grad):
-        z = self.recompute(x)
+        z = self.result(x)
         return (grad * z * (1 - z),)
 
 
@@ -242,11 +243,12 @@ class Mean(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        return np.mean(x, axis=self.axis, keepdims=self.keepdims)
+        total = np.sum(x, axis=self.axis, keepdims=self.keepdims)
+        return total / (np.size(x) // builtins.max(np.size(total), 1))
 
     def backward(self, x, grad):
         kept = _kept_shape(x.shape, self.axis)
-        count = int(np.prod(x.shape)) // int(np.prod(kept))
+        count = x.size // builtins.max(grad.size, 1)
         return (np.broadcast_to(grad.reshape(kept) / count, x.shape),)
 
 
@@ -278,7 +280,7 @@ class LogSumExp(Function):
 
     def backward(self, x, grad):
         kept = _kept_shape(x.shape, self.axis)
-        z = self.recompute(x).reshape(kept)
+        z = self.result(x).reshape(kept)
         return (grad.reshape(kept) * np.exp(x - z),)
 
 
@@ -292,7 +294,7 @@ class Softmax(Function):
         return e / np.sum(e, axis=self.axis, keepdims=True)
 
     def backward(self, x, grad):
-        s = self.recompute(x)
+        s = self.result(x)
         return (s * (grad - (grad * s).sum(axis=self.axis, keepdims=True)),)
 
 
@@ -306,7 +308,7 @@ class LogSoftmax(Function):
         return shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
 
     def backward(self, x, grad):
-        s = np.exp(self.recompute(x))
+        s = np.exp(self.result(x))
         return (grad - s * grad.sum(axis=self.axis, keepdims=True),)
 
 
@@ -373,7 +375,7 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, x, grad):
-        return (ScatterAdd(self.index, x.shape).recompute(grad),)
+        return (ScatterAdd(self.index, x.shape).apply(grad),)
 
 
 class ScatterAdd(Function):
@@ -390,7 +392,7 @@ class ScatterAdd(Function):
         return out
 
     def backward(self, values, grad):
-        return (GetItem(self.index).recompute(grad),)
+        return (GetItem(self.index).apply(grad),)
 
 
 class Concatenate(Function):

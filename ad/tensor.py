@@ -168,33 +168,46 @@ def _seed_gradient(output: Tensor, grad: Any) -> Any:
 
 
 def _accumulate(tensor: Tensor, g: Any) -> None:
-    if isinstance(g, Tensor):
-        tensor.grad = g if tensor.grad is None else tensor.grad + g
-    else:
-        tensor.grad = Tensor(g if tensor.grad is None else tensor.grad.data + g)
+    if not isinstance(g, Tensor):
+        if not (isinstance(g, np.ndarray) and g.flags.writeable):
+            g = np.array(g)             # a broadcast view or a numpy scalar: give it its own memory
+        if tensor.grad is not None:
+            g = tensor.grad.data + g
+        g = Tensor(g)
+    elif tensor.grad is not None:
+        g = tensor.grad + g
+    tensor.grad = g
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that ``root`` depends on, each before the tensors it was made from."""
+    """Every tensor that ``root`` depends on, each before the tensors it was made from.
+
+    A depth-first search with an explicit stack (no recursion, so no depth
+    limit): a tensor goes into ``order`` once all of its inputs are there.
+    """
     order: list[Tensor] = []
     visited = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    stack: list[Any] = [root]
     while stack:
-        tensor, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(tensor)
+        tensor = stack.pop()
+        if tensor is _INPUTS_DONE:
+            order.append(stack.pop())
             continue
         if id(tensor) in visited:
             continue
         visited.add(id(tensor))
-        stack.append((tensor, True))
+        stack.append(tensor)
+        stack.append(_INPUTS_DONE)
         node = tensor._node
         if node is not None:
             for x, needed in zip(node.inputs, node.needs_input_grad):
                 if needed and id(x) not in visited:
-                    stack.append((x, False))
+                    stack.append(x)
     order.reverse()
     return order
+
+
+_INPUTS_DONE = object()
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
