@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .function import Function, is_grad_enabled, no_grad
+from .function import Function, enable_grad, is_grad_enabled, no_grad
 from .ops import (
     abs,
     add,
@@ -60,7 +60,7 @@ def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> T
 
 
 __all__ = [
-    "Function", "Tensor", "tensor", "no_grad", "is_grad_enabled", "unbroadcast",
+    "Function", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast",
     "add", "sub", "mul", "div", "pow", "neg", "matmul",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
     "maximum", "where", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",

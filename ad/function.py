@@ -9,6 +9,7 @@ on the output tensor.
 
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 from types import MethodType
 from typing import Any, Iterator
@@ -18,6 +19,7 @@ import numpy as np
 from .tensor import Tensor
 
 _recording = True
+_sequence = itertools.count()
 
 
 @contextmanager
@@ -25,6 +27,17 @@ def no_grad() -> Iterator[None]:
     """Run a block without recording the graph (results do not require grad)."""
     global _recording
     previous, _recording = _recording, False
+    try:
+        yield
+    finally:
+        _recording = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph inside this block, even within :func:`no_grad`."""
+    global _recording
+    previous, _recording = _recording, True
     try:
         yield
     finally:
@@ -64,10 +77,9 @@ class Function:
     which the original engine intended and ``__get__`` makes work.
     """
 
+    __slots__ = ("inputs", "arrays", "output", "needs_input_grad", "sequence")
     name = "function"
     mismatch = "cannot be broadcast together"
-    inputs: tuple[Any, ...] = ()
-    needs_input_grad: tuple[bool, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -108,6 +120,7 @@ class Function:
             node.inputs = inputs
             node.arrays = arrays
             node.output = data
+            node.sequence = next(_sequence)
             node.needs_input_grad = needs
             out.requires_grad = True
             out._node = node
@@ -137,8 +150,7 @@ class Function:
         return self.forward(*inputs)
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
-                           if k not in ("inputs", "arrays", "output", "needs_input_grad"))
+        params = ", ".join(f"{k}={v!r}" for k, v in getattr(self, "__dict__", {}).items())
         return f"{type(self).__name__}({params})"
 
 

@@ -9,6 +9,7 @@ Operators and methods (``+``, ``@``, ``.sum()``...) are attached by
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from typing import Any, Callable
 
 import numpy as np
@@ -117,7 +118,9 @@ class Tensor:
     def backward(self, grad: Any = None, create_graph: bool = False) -> None:
         """Add d(self)/d(leaf), weighted by ``grad``, to ``leaf.grad`` for every leaf.
 
-        Visits every node once, in reverse topological order, without recursion.
+        Visits every node once, newest first (a reverse topological order: each
+        result was made after its inputs), using a priority queue keyed on the
+        order of creation; no recursion, so graphs of any depth work.
         ``grad`` defaults to 1 for a one-element tensor. With
         ``create_graph=True`` the backward pass is itself recorded, so the
         gradients it produces can be differentiated again.
@@ -128,29 +131,46 @@ class Tensor:
                 "requires_grad=True, or it was computed under no_grad())")
         seed = _seed_gradient(self, grad)
         if create_graph:
-            seed = seed if isinstance(seed, Tensor) else Tensor(seed)
-        elif isinstance(seed, Tensor):
-            seed = seed.data
+            from .function import enable_grad
+            with enable_grad():
+                self._backward(Tensor(seed) if not isinstance(seed, Tensor) else seed, True)
+        else:
+            self._backward(seed.data if isinstance(seed, Tensor) else seed, False)
+
+    def _backward(self, seed: Any, create_graph: bool) -> None:
+        if self._node is None:
+            _accumulate(self, seed)
+            return
         grads = {id(self): seed}
-        for tensor in _reverse_topological_order(self):
-            g = grads.pop(id(tensor), None)
-            if g is None:
-                continue
-            node = tensor._node
-            if node is None or tensor._retains_grad:
+        waiting = {self._node.sequence: self}
+        queue = [-self._node.sequence]
+        leaves = []
+        while queue:
+            tensor = waiting.pop(-heappop(queue))
+            g = grads.pop(id(tensor))
+            if tensor._retains_grad:
                 _accumulate(tensor, g)
-            if node is None:
-                continue
+            node = tensor._node
             args = node.inputs if create_graph else node.arrays
             input_grads = node.backward(*args, g)
             for x, needed, gx in zip(node.inputs, node.needs_input_grad, input_grads):
                 if not needed or gx is None:
                     continue
                 if gx.shape != x.data.shape:
-                    gx = unbroadcast(gx, x.shape)
+                    gx = unbroadcast(gx, x.data.shape)
                 key = id(x)
                 previous = grads.get(key)
-                grads[key] = gx if previous is None else previous + gx
+                if previous is not None:
+                    grads[key] = previous + gx
+                    continue
+                grads[key] = gx
+                if x._node is None:
+                    leaves.append(x)
+                else:
+                    waiting[x._node.sequence] = x
+                    heappush(queue, -x._node.sequence)
+        for leaf in leaves:
+            _accumulate(leaf, grads.pop(id(leaf)))
 
 
 def _seed_gradient(output: Tensor, grad: Any) -> Any:
@@ -180,34 +200,26 @@ def _accumulate(tensor: Tensor, g: Any) -> None:
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that ``root`` depends on, each before the tensors it was made from.
+    """The tensors that ``root`` depends on, in the order ``backward`` visits them.
 
-    A depth-first search with an explicit stack (no recursion, so no depth
-    limit): a tensor goes into ``order`` once all of its inputs are there.
+    Every operation's result was made after its inputs, so sorting by the
+    order of creation, newest first, puts every tensor before the tensors it
+    was made from: a reverse topological order. ``backward`` walks it with a
+    priority queue; this function lists it (for pictures and for the book).
+    Leaves come last, in the order they are first reached.
     """
-    order: list[Tensor] = []
-    visited = set()
-    stack: list[Any] = [root]
+    found = {id(root): root}
+    stack = [root]
     while stack:
-        tensor = stack.pop()
-        if tensor is _INPUTS_DONE:
-            order.append(stack.pop())
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append(tensor)
-        stack.append(_INPUTS_DONE)
-        node = tensor._node
+        node = stack.pop()._node
         if node is not None:
             for x, needed in zip(node.inputs, node.needs_input_grad):
-                if needed and id(x) not in visited:
+                if needed and id(x) not in found:
+                    found[id(x)] = x
                     stack.append(x)
-    order.reverse()
-    return order
-
-
-_INPUTS_DONE = object()
+    made = sorted((t for t in found.values() if t._node is not None),
+                  key=lambda t: t._node.sequence, reverse=True)
+    return made + [t for t in found.values() if t._node is None]
 
 
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:

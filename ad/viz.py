@@ -1,0 +1,958 @@
+"""Pictures of automatic differentiation, drawn with matplotlib alone (no Graphviz).
+
+Graphs
+    :func:`graph_layout` places the expression graph behind a tensor (pure
+    Python, no matplotlib: it is what the tests check); :func:`draw_graph`
+    draws it; :func:`backward_steps` replays the backward pass one node at a
+    time without touching anyone's ``.grad``, and :func:`draw_backward_steps`
+    draws that replay as a grid of small graphs.
+
+Plots
+    :func:`plot_tangents` (a function and its tangent lines),
+    :func:`plot_fd_error` (finite-difference error against step size, with
+    :func:`fd_errors` behind it), :func:`plot_field` (a scalar field and its
+    gradient field) and :func:`plot_path` (a path over a landscape).
+
+Every drawing function accepts ``ax=`` and returns the Axes it drew on.
+``import ad`` does not import this module; matplotlib is imported when a
+drawing function is first called.
+
+How the graph is laid out (the Sugiyama recipe, kept small): operations get
+layers by longest path from the inputs, so every edge points right; a leaf or
+constant sits one layer before its first consumer; an edge that spans several
+layers gets invisible waypoints, one per layer it crosses; the order within
+each layer starts from a depth-first walk from the output (which draws a tree
+without crossings) and is improved by barycentric sweeps, keeping the order
+with the fewest crossings; heights are then chosen as close as possible to
+each node's neighbours, subject to the boxes not overlapping (an isotonic
+regression, solved exactly by pool-adjacent-violators).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
+
+import numpy as np
+
+from .function import no_grad
+from .tensor import Tensor, _reverse_topological_order, unbroadcast
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "GraphNode", "GraphEdge", "GraphLayout", "BackwardStep",
+    "graph_layout", "draw_graph", "backward_steps", "draw_backward_steps", "local_derivatives",
+    "fd_errors", "plot_tangents", "plot_fd_error", "plot_field", "plot_path",
+]
+
+# Layout units are points at the nominal font size FONT; drawing scales them.
+FONT = 10.0
+CHAR_W = 0.62 * FONT          # advance of one character of DejaVu Sans Mono
+LINE_H = 1.3 * FONT
+PAD_X, PAD_Y = 0.7 * FONT, 0.45 * FONT
+NODE_GAP = 1.0 * FONT         # vertical space between boxes in a layer
+LAYER_GAP = 3.0 * FONT        # horizontal space between layers
+WAYPOINT_H = 0.8 * FONT       # the room an edge takes when it passes a layer
+TINY = 4                      # arrays with at most this many elements show their values
+
+COLORS = {
+    "leaf": ("#dbeafe", "#1d4ed8"),       # (face, edge): inputs that need a gradient
+    "op": ("#fef3c7", "#b45309"),         # operations
+    "constant": ("#f1f5f9", "#64748b"),   # numbers and tensors that need no gradient
+}
+EDGE_COLOR, CONSTANT_EDGE_COLOR = "#475569", "#94a3b8"
+HIGHLIGHT, GRAD_COLOR = "#dc2626", "#b91c1c"
+
+
+# ---------------------------------------------------------------- the graph as data
+
+@dataclass
+class GraphNode:
+    """A box of the drawn graph: a tensor (leaf or operation result) or a constant.
+
+    ``x``, ``y`` is the centre of the box and ``width``, ``height`` its size, in
+    points at a 10 pt font (y grows upwards). ``key`` numbers the nodes in the
+    order a walk from the output discovers them, so it is the same on every run.
+    """
+
+    key: int
+    kind: str                         # "leaf", "op" or "constant"
+    tensor: Tensor | None             # None for a plain number
+    value: Any                        # the data (array or number)
+    title: str                        # first line: name and/or operation
+    lines: list[str]                  # shape and value lines
+    inputs: list[int] = field(default_factory=list)
+    grad: Any = None                  # the gradient to show, if any
+    grad_text: str = ""
+    layer: int = 0
+    x: float = 0.0
+    y: float = 0.0
+    width: float = 0.0
+    height: float = 0.0
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of the box."""
+        return (self.x - self.width / 2, self.y - self.height / 2,
+                self.x + self.width / 2, self.y + self.height / 2)
+
+
+@dataclass
+class GraphEdge:
+    """An arrow from an input (``source``) to the operation that used it (``target``).
+
+    ``index`` is the input's position in the call (``x * x`` has two edges, 0
+    and 1). ``points`` is the route: from the source box's right side, through
+    one waypoint pair per layer crossed, to the target box's left side; the
+    stretches listed in ``gaps`` are the crossings of the gaps between layers
+    (drawn as curves), the others run straight along a column.
+    """
+
+    source: int
+    target: int
+    index: int
+    differentiable: bool
+    label: str = ""
+    points: list[tuple[float, float]] = field(default_factory=list)
+    gaps: list[int] = field(default_factory=list)   # i: points[i] -> points[i + 1] crosses a gap
+
+
+@dataclass
+class GraphLayout:
+    """Where :func:`draw_graph` puts every box and arrow of a tensor's graph."""
+
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    output: int
+    layers: list[list[int]]           # real nodes of each layer, top to bottom
+    width: float
+    height: float
+    _keys: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def key(self, tensor: Tensor) -> int:
+        """The key of ``tensor``'s node (KeyError if it is not in the graph)."""
+        return self._keys[id(tensor)]
+
+    def node(self, tensor: Tensor) -> GraphNode:
+        """The node that draws ``tensor``."""
+        return self.nodes[self.key(tensor)]
+
+    def crossings(self) -> int:
+        """How many pairs of arrows cross between adjacent layers."""
+        gaps: dict[int, list[tuple[float, float]]] = {}
+        for e in self.edges:
+            layer = self.nodes[e.source].layer
+            for j, i in enumerate(e.gaps):
+                gaps.setdefault(layer + j, []).append((e.points[i][1], e.points[i + 1][1]))
+        count = 0
+        for segments in gaps.values():
+            for i, (a0, a1) in enumerate(segments):
+                for b0, b1 in segments[i + 1:]:
+                    if (a0 - b0) * (a1 - b1) < -1e-9:
+                        count += 1
+        return count
+
+
+# ---------------------------------------------------------------- labels
+
+def _format(value: Any, digits: int = 4) -> str:
+    """A short text for a scalar or a tiny array; '' for anything larger."""
+    array = np.asarray(value)
+    if array.size == 1:
+        return f"{float(array.reshape(())) + 0.0:.{digits}g}"
+    if array.size <= TINY:
+        text = np.array2string(array, separator=", ",
+                               formatter={"float_kind": lambda v: f"{v + 0.0:.3g}"})
+        return " ".join(text.split())
+    return ""
+
+
+def _op_title(node: Any) -> str:
+    params = []
+    for k, v in vars(node).items():
+        if k in ("inputs", "arrays", "output", "needs_input_grad") or k.startswith("_"):
+            continue
+        if v is None or v is False or isinstance(v, np.ndarray):
+            continue
+        if isinstance(v, (bool, int, float, tuple, str)):
+            params.append(f"{k}={v}")
+    name = type(node).name
+    return f"{name}({', '.join(params)})" if params else name
+
+
+def _box_size(title: str, lines: Sequence[str], grad_line: bool) -> tuple[float, float]:
+    texts = [title, *lines]
+    n_lines = len(texts) + (1 if grad_line else 0)
+    chars = max(len(t) for t in texts)
+    width = max(chars, 3) * CHAR_W + 2 * PAD_X
+    height = n_lines * LINE_H + 2 * PAD_Y
+    return width, height
+
+
+# ---------------------------------------------------------------- gradients without side effects
+
+@dataclass
+class BackwardStep:
+    """One step of the backward pass: ``tensor``'s gradient has just been completed.
+
+    ``edges`` are the arrows it came back along, as ``(tensor, consumer,
+    input index)``: its gradient is the sum of what each consumer sent. The
+    first step (the output, seeded with 1) has none.
+    """
+
+    tensor: Tensor
+    grad: np.ndarray
+    edges: list[tuple[Tensor, Tensor, int]]
+
+
+def backward_steps(output: Tensor, grad: Any = None) -> list[BackwardStep]:
+    """Replay ``output.backward(grad)`` one tensor at a time, in the engine's order.
+
+    Every tensor's gradient (intermediate ones too) is computed with the
+    operations' own backward rules, but nothing is stored on the tensors: the
+    ``.grad`` of your leaves is left as it was.
+    """
+    if not output.requires_grad:
+        raise ValueError("backward_steps: the output does not require grad, so it has no graph")
+    if grad is None:
+        if output.size != 1:
+            raise ValueError(f"backward_steps: the output has shape {output.shape}; pass grad=")
+        seed = np.ones_like(output.data)
+    else:
+        seed = np.broadcast_to(np.asarray(grad, dtype=output.dtype), output.shape)
+    grads: dict[int, Any] = {id(output): seed}
+    sources: dict[int, list[tuple[Tensor, Tensor, int]]] = {}
+    steps = []
+    with no_grad():
+        for tensor in _reverse_topological_order(output):
+            g = grads.pop(id(tensor), None)
+            if g is None:
+                continue
+            steps.append(BackwardStep(tensor, np.asarray(g), sources.pop(id(tensor), [])))
+            node = tensor._node
+            if node is None:
+                continue
+            arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
+            input_grads = node.backward(*arrays, g)
+            for i, (x, needed, gx) in enumerate(zip(node.inputs, node.needs_input_grad, input_grads)):
+                if not needed or gx is None:
+                    continue
+                gx = np.asarray(gx)
+                if gx.shape != x.shape:
+                    gx = unbroadcast(gx, x.shape)
+                previous = grads.get(id(x))
+                grads[id(x)] = gx if previous is None else previous + gx
+                sources.setdefault(id(x), []).append((x, tensor, i))
+    return steps
+
+
+def local_derivatives(output: Tensor) -> list[tuple[Tensor, Tensor, int, float]]:
+    """The local derivative on every differentiable edge between scalars.
+
+    Returns ``(input, consumer, input index, d consumer / d input)`` for each
+    edge whose two ends are one-element tensors (others are skipped), computed
+    with the consumer's backward rule and a gradient of 1.
+    """
+    result = []
+    seen: set[int] = set()
+    with no_grad():
+        for tensor in _reverse_topological_order(output):
+            node = tensor._node
+            if node is None or id(tensor) in seen or tensor.size != 1:
+                continue
+            seen.add(id(tensor))
+            arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
+            partials = node.backward(*arrays, np.ones_like(tensor.data))
+            for i, (x, needed, d) in enumerate(zip(node.inputs, node.needs_input_grad, partials)):
+                if needed and d is not None and np.size(d) == 1 and x.size == 1:
+                    result.append((x, tensor, i, float(np.asarray(d).reshape(()))))
+    return result
+
+
+# ---------------------------------------------------------------- layout
+
+def _collect(output: Tensor) -> tuple[list[GraphNode], list[GraphEdge], dict[int, int]]:
+    """The nodes and edges reachable from ``output``, numbered in discovery order."""
+    nodes: list[GraphNode] = []
+    edges: list[GraphEdge] = []
+    keys: dict[int, int] = {}
+
+    def add_tensor(t: Tensor) -> int:
+        if t._node is not None:
+            kind = "op"
+            op = _op_title(t._node)
+            title = f"{t.name} = {op}" if t.name else op
+        else:
+            kind = "leaf" if t.requires_grad else "constant"
+            title = t.name or ("leaf" if t.requires_grad else "const")
+        nodes.append(GraphNode(len(nodes), kind, t, t.data, title, []))
+        keys[id(t)] = len(nodes) - 1
+        return len(nodes) - 1
+
+    add_tensor(output)
+    stack = [output]
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None:
+            continue
+        here = keys[id(t)]
+        new = []
+        for i, x in enumerate(node.inputs):
+            if isinstance(x, Tensor):
+                if id(x) not in keys:
+                    add_tensor(x)
+                    new.append(x)
+                k = keys[id(x)]
+            else:
+                nodes.append(GraphNode(len(nodes), "constant", None, x, _format(x) or "const", []))
+                k = len(nodes) - 1
+            nodes[here].inputs.append(k)
+            edges.append(GraphEdge(k, here, i, bool(node.needs_input_grad[i])))
+        stack.extend(reversed(new))
+    return nodes, edges, keys
+
+
+def _pava(values: Sequence[float], weights: Sequence[float]) -> list[float]:
+    """The non-decreasing sequence closest to ``values`` in weighted least squares."""
+    blocks: list[list[float]] = []          # [mean, weight, count]
+    for v, w in zip(values, weights):
+        blocks.append([v, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    out: list[float] = []
+    for m, _, c in blocks:
+        out.extend([m] * int(c))
+    return out
+
+
+def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool = True,
+                 grads: Any = None, edge_labels: Any = None,
+                 leaves: Literal["near", "left"] = "near") -> GraphLayout:
+    """Place the graph behind ``output``: boxes in layers, inputs left, output right.
+
+    ``grads`` chooses the gradients reserved room and shown: ``None`` uses the
+    tensors' own ``.grad`` (filled by ``backward()``), ``"all"`` computes every
+    tensor's gradient with :func:`backward_steps` (nothing is stored), and a
+    mapping or list of ``(tensor, gradient)`` pairs shows exactly those.
+    ``edge_labels`` is ``None``, ``"local"`` (the local derivative on each edge
+    between scalars) or a mapping or list of ``((input, consumer), text)``.
+    ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
+    all leaves that need a gradient up in the first column.
+    """
+    nodes, edges, keys = _collect(output)
+    n = len(nodes)
+
+    # ---- labels and box sizes
+    grad_of: dict[int, Any] = {}
+    if grads == "all":
+        grad_of = {keys[id(s.tensor)]: s.grad for s in backward_steps(output)}
+    elif grads is None:
+        grad_of = {keys[id(nd.tensor)]: nd.tensor.grad.data for nd in nodes
+                   if nd.tensor is not None and nd.tensor.grad is not None}
+    else:
+        pairs = grads.items() if isinstance(grads, Mapping) else grads
+        for t, g in pairs:
+            if id(t) in keys:
+                grad_of[keys[id(t)]] = g.data if isinstance(g, Tensor) else np.asarray(g)
+    for nd in nodes:
+        if nd.tensor is not None:
+            if nd.tensor.ndim > 0:
+                nd.lines.append(str(tuple(nd.tensor.shape)))
+            if show_values and (text := _format(nd.value)):
+                nd.lines.append(f"val {text}")
+        if show_grads and nd.key in grad_of:
+            nd.grad = grad_of[nd.key]
+            nd.grad_text = f"grad {_format(nd.grad)}".rstrip()
+        nd.width, nd.height = _box_size(nd.title, nd.lines, bool(nd.grad_text))
+        if nd.grad_text:
+            nd.width = max(nd.width, len(nd.grad_text) * CHAR_W + 2 * PAD_X)
+
+    label_of: dict[tuple[int, int], str] = {}
+    if edge_labels == "local":
+        for x, t, i, d in local_derivatives(output):
+            label_of[(keys[id(x)], keys[id(t)], i)] = _format(d, 3)
+    elif edge_labels is not None:
+        pairs = edge_labels.items() if isinstance(edge_labels, Mapping) else edge_labels
+        for (x, t), text in pairs:
+            if id(x) in keys and id(t) in keys:
+                label_of[(keys[id(x)], keys[id(t)])] = str(text)
+    for e in edges:
+        e.label = label_of.get((e.source, e.target, e.index), label_of.get((e.source, e.target), ""))
+    widest_label = max((len(e.label) for e in edges), default=0)
+    gap = max(LAYER_GAP, widest_label * CHAR_W + 2.2 * FONT) if widest_label else LAYER_GAP
+
+    # ---- layers: longest path for operations; leaves and constants just before first use
+    consumers: list[list[int]] = [[] for _ in range(n)]
+    for e in edges:
+        consumers[e.source].append(e.target)
+    order = _post_order(nodes)              # inputs before the operations that use them
+    layer = [0] * n
+    for k in order:
+        if nodes[k].inputs:
+            layer[k] = 1 + max(layer[i] for i in nodes[k].inputs)
+    for k in order:
+        nd = nodes[k]
+        if not nd.inputs and consumers[k] and not (leaves == "left" and nd.kind == "leaf"):
+            layer[k] = min(layer[c] for c in consumers[k]) - 1
+    if leaves == "left":
+        for k in range(n):
+            if nodes[k].kind == "leaf" and consumers[k]:
+                layer[k] = 0
+    shift = min(layer)
+    for k in range(n):
+        nodes[k].layer = layer[k] - shift
+    n_layers = max(nd.layer for nd in nodes) + 1
+
+    # ---- waypoints: an edge crossing layers gets one virtual node per layer crossed
+    vlayer = [nd.layer for nd in nodes]
+    vheight = [nd.height for nd in nodes]
+    chains: list[list[int]] = []            # per edge: source, waypoints..., target
+    for e in edges:
+        chain = [e.source]
+        for lay in range(nodes[e.source].layer + 1, nodes[e.target].layer):
+            vlayer.append(lay)
+            vheight.append(WAYPOINT_H)
+            chain.append(len(vlayer) - 1)
+        chain.append(e.target)
+        chains.append(chain)
+    nv = len(vlayer)
+    n_in = [len(nd.inputs) for nd in nodes]
+    # segments between adjacent layers: (left vnode, right vnode, port offset at the right end)
+    preds: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    succs: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    for e, chain in zip(edges, chains):
+        for a, b in zip(chain, chain[1:]):
+            port = 0.0
+            if b == e.target and n_in[b] > 1:
+                port = 0.6 * (e.index / (n_in[b] - 1) - 0.5)
+            preds[b].append((a, port))
+            succs[a].append((b, port))
+
+    # ---- order within layers: depth-first from the output, then barycentric sweeps
+    first_seen = _preorder(output_key=0, preds=preds, nv=nv)
+    rows: list[list[int]] = [[] for _ in range(n_layers)]
+    for v in sorted(range(nv), key=lambda v: first_seen[v]):
+        rows[vlayer[v]].append(v)
+
+    def crossings(rows: list[list[int]]) -> int:
+        pos = {v: i for row in rows for i, v in enumerate(row)}
+        count = 0
+        for row in rows[:-1]:
+            segs = [(pos[a], pos[b] + port) for a in row for b, port in succs[a]]
+            for i, (a0, a1) in enumerate(segs):
+                for b0, b1 in segs[i + 1:]:
+                    if (a0 - b0) * (a1 - b1) < 0:
+                        count += 1
+        return count
+
+    best, best_count = [list(r) for r in rows], crossings(rows)
+    for sweep in range(12):
+        if best_count == 0:
+            break
+        pos = {v: i for row in rows for i, v in enumerate(row)}
+        if sweep % 2 == 0:                   # right to left: order by consumers
+            for lay in range(n_layers - 2, -1, -1):
+                rows[lay].sort(key=lambda v: _mean([pos[b] + p for b, p in succs[v]], pos[v]))
+                pos.update({v: i for i, v in enumerate(rows[lay])})
+        else:                                # left to right: order by inputs
+            for lay in range(1, n_layers):
+                rows[lay].sort(key=lambda v: _mean([pos[a] - p for a, p in preds[v]], pos[v]))
+                pos.update({v: i for i, v in enumerate(rows[lay])})
+        count = crossings(rows)
+        if count < best_count:
+            best, best_count = [list(r) for r in rows], count
+    rows = best
+
+    # ---- x: one column per layer, as wide as its widest box
+    col_w = [0.0] * n_layers
+    for nd in nodes:
+        col_w[nd.layer] = max(col_w[nd.layer], nd.width)
+    col_left = [0.0] * n_layers
+    for lay in range(1, n_layers):
+        col_left[lay] = col_left[lay - 1] + col_w[lay - 1] + gap
+    for nd in nodes:
+        nd.x = col_left[nd.layer] + col_w[nd.layer] / 2
+
+    # ---- y (measured downwards here): near the neighbours, boxes never overlapping
+    depth = [0.0] * nv
+    for row in rows:
+        d = 0.0
+        for i, v in enumerate(row):
+            if i:
+                d += (vheight[row[i - 1]] + vheight[v]) / 2 + NODE_GAP
+            depth[v] = d
+        for v in row:
+            depth[v] -= d / 2
+
+    def port_offset(v: int, port: float) -> float:
+        return port / 0.6 * _port_span(nodes[v]) if v < n and port else 0.0
+
+    def place(row: list[int], use_preds: bool, use_succs: bool) -> None:
+        wanted, weights = [], []
+        for v in row:
+            ys = []
+            if use_preds:
+                ys += [depth[a] - port_offset(v, p) for a, p in preds[v]]
+            if use_succs:
+                ys += [depth[b] + port_offset(b, p) for b, p in succs[v]]
+            wanted.append(_mean(ys, depth[v]))
+            weights.append(1.0 if v < n else 0.5)
+        offsets = [0.0]
+        for a, b in zip(row, row[1:]):
+            offsets.append(offsets[-1] + (vheight[a] + vheight[b]) / 2 + NODE_GAP)
+        fitted = _pava([w - o for w, o in zip(wanted, offsets)], weights)
+        for v, f, o in zip(row, fitted, offsets):
+            depth[v] = f + o
+
+    for _ in range(4):
+        for lay in range(1, n_layers):
+            place(rows[lay], True, False)
+        for lay in range(n_layers - 2, -1, -1):
+            place(rows[lay], False, True)
+    for _ in range(2):
+        for lay in range(n_layers):
+            place(rows[lay], True, True)
+
+    top = min(depth[v] - vheight[v] / 2 for v in range(nv))
+    bottom = max(depth[v] + vheight[v] / 2 for v in range(nv))
+    for nd in nodes:
+        nd.y = -(depth[nd.key] - top)
+
+    # ---- routes
+    for e, chain in zip(edges, chains):
+        src, dst = nodes[e.source], nodes[e.target]
+        pts = [(src.x + src.width / 2, src.y)]
+        right = col_left[src.layer] + col_w[src.layer]
+        if right > pts[-1][0]:
+            pts.append((right, src.y))
+        for v in chain[1:-1]:
+            y = -(depth[v] - top)
+            e.gaps.append(len(pts) - 1)
+            pts.append((col_left[vlayer[v]], y))
+            if col_w[vlayer[v]] > 0:
+                pts.append((col_left[vlayer[v]] + col_w[vlayer[v]], y))
+        port = 0.0
+        if n_in[e.target] > 1:
+            port = _port_span(dst) * (0.5 - e.index / (n_in[e.target] - 1))
+        y = dst.y + port
+        e.gaps.append(len(pts) - 1)
+        pts.append((col_left[dst.layer], y))
+        if dst.x - dst.width / 2 > pts[-1][0]:
+            pts.append((dst.x - dst.width / 2, y))
+        e.points = pts
+
+    return GraphLayout(nodes, edges, 0, [[v for v in row if v < n] for row in rows],
+                       width=col_left[-1] + col_w[-1], height=bottom - top, _keys=keys)
+
+
+def _port_span(nd: GraphNode) -> float:
+    """How far the top and bottom input ports sit from the box's centre line."""
+    return min(0.6 * FONT, 0.3 * nd.height)
+
+
+def _mean(values: Sequence[float], default: float) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def _post_order(nodes: list[GraphNode]) -> list[int]:
+    """Node keys with every node after all of its inputs (no recursion)."""
+    order, done = [], set()
+    stack: list[tuple[int, bool]] = [(0, False)]
+    while stack:
+        k, expanded = stack.pop()
+        if expanded:
+            order.append(k)
+            continue
+        if k in done:
+            continue
+        done.add(k)
+        stack.append((k, True))
+        stack.extend((i, False) for i in reversed(nodes[k].inputs) if i not in done)
+    return order
+
+
+def _preorder(output_key: int, preds: list[list[tuple[int, float]]], nv: int) -> list[int]:
+    """Depth-first discovery number of every virtual node, inputs in port order."""
+    seen = [nv] * nv
+    count = 0
+    stack = [output_key]
+    while stack:
+        v = stack.pop()
+        if seen[v] < nv:
+            continue
+        seen[v] = count
+        count += 1
+        ordered = sorted(preds[v], key=lambda ap: ap[1])     # top port first
+        stack.extend(a for a, _ in reversed(ordered) if seen[a] == nv)
+    return seen
+
+
+# ---------------------------------------------------------------- drawing
+
+def _plt() -> Any:
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _edge_keys(layout: GraphLayout, edges: Iterable[Any]) -> set[tuple[int, int]]:
+    out = set()
+    for e in edges:
+        src, dst = e[0], e[1]
+        a = src if isinstance(src, int) else layout._keys.get(id(src))
+        b = dst if isinstance(dst, int) else layout._keys.get(id(dst))
+        if a is not None and b is not None:
+            out.add((a, b))
+    return out
+
+
+def _node_keys(layout: GraphLayout, items: Iterable[Any]) -> set[int]:
+    out = set()
+    for t in items:
+        k = t if isinstance(t, int) else layout._keys.get(id(t))
+        if k is not None:
+            out.add(k)
+    return out
+
+
+def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: float,
+                  title: str | None) -> tuple[Any, float]:
+    """The Axes to draw on and the points per layout unit on it."""
+    plt = _plt()
+    margin = 0.6 * FONT
+    w, h = layout.width + 2 * margin, layout.height + 2 * margin
+    if ax is None:
+        scale = min(1.0, max_width * 72 / w, max_height * 72 / h)
+        title_in = 0.35 if title else 0.0
+        fig = plt.figure(figsize=(w * scale / 72, h * scale / 72 + title_in))
+        ax = fig.add_axes((0, 0, 1, (h * scale / 72) / (h * scale / 72 + title_in)))
+    ax.set_xlim(-margin, layout.width + margin)
+    ax.set_ylim(-layout.height - margin, margin)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    fig = ax.figure
+    pos = ax.get_position()
+    fw, fh = fig.get_size_inches()
+    scale = min(pos.width * fw * 72 / w, pos.height * fh * 72 / h)
+    if title:
+        ax.set_title(title, fontsize=max(8.0, min(11.0, 11.0 * scale)))
+    return ax, scale
+
+
+def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[int] | None,
+                 highlight_nodes: set[int], highlight_edges: set[tuple[int, int]],
+                 output_key: int) -> None:
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+    from matplotlib.path import Path
+
+    fs = FONT * scale
+    for e in layout.edges:
+        lit = (e.source, e.target) in highlight_edges
+        color = HIGHLIGHT if lit else (EDGE_COLOR if e.differentiable else CONSTANT_EDGE_COLOR)
+        verts, codes = [e.points[0]], [Path.MOVETO]
+        for (x0, y0), (x1, y1) in zip(e.points, e.points[1:]):
+            xm = (x0 + x1) / 2
+            verts += [(xm, y0), (xm, y1), (x1, y1)]
+            codes += [Path.CURVE4] * 3
+        arrow = FancyArrowPatch(
+            path=Path(verts, codes), arrowstyle="-|>", mutation_scale=max(4.0, 9 * scale),
+            color=color, linewidth=(2.2 if lit else 0.9) * max(scale, 0.5),
+            linestyle="-" if e.differentiable else (0, (3, 2)), shrinkA=0, shrinkB=0,
+            zorder=3 if lit else 1)
+        ax.add_patch(arrow)
+        if e.label:
+            (x0, y0), (x1, y1) = _label_segment(layout, e)
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, e.label, ha="center", va="center",
+                    fontsize=fs * 0.85, family="monospace", color=HIGHLIGHT if lit else "#334155",
+                    zorder=4, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+
+    for nd in layout.nodes:
+        face, edge = COLORS[nd.kind]
+        lit = nd.key in highlight_nodes
+        left, bottom, _, _ = nd.box
+        box = FancyBboxPatch(
+            (left, bottom), nd.width, nd.height,
+            boxstyle=f"round,pad=0,rounding_size={0.35 * FONT}",
+            facecolor="#fee2e2" if lit else face, edgecolor=HIGHLIGHT if lit else edge,
+            linewidth=(2.4 if lit else (1.6 if nd.key == output_key else 0.9)) * max(scale, 0.5),
+            linestyle="-" if nd.kind != "constant" else (0, (3, 2)), zorder=5)
+        ax.add_patch(box)
+        texts: list[tuple[str, str, str]] = [(nd.title, "bold", "#0f172a")]
+        texts += [(line, "normal", "#1e293b") for line in nd.lines]
+        if nd.grad_text:
+            show = shown_grads is None or nd.key in shown_grads
+            texts.append((nd.grad_text if show else "", "bold", GRAD_COLOR))
+        y = nd.y + (len(texts) - 1) * LINE_H / 2
+        for text, weight, color in texts:
+            if text:
+                ax.text(nd.x, y, text, ha="center", va="center", fontsize=fs,
+                        family="monospace", weight=weight, color=color, zorder=6)
+            y -= LINE_H
+
+
+def _label_segment(layout: GraphLayout, e: GraphEdge) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The stretch of an edge that carries its label: its last crossing of a gap."""
+    i = e.gaps[-1]
+    return e.points[i], e.points[i + 1]
+
+
+def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = True,
+               show_grads: bool = True, grads: Any = None,
+               highlight_nodes: Iterable[Any] = (), highlight_edges: Iterable[Any] = (),
+               edge_labels: Any = None, leaves: Literal["near", "left"] = "near",
+               title: str | None = None, max_width: float = 7.0, max_height: float = 9.0) -> Axes:
+    """Draw the expression graph behind ``output``: inputs on the left, output on the right.
+
+    Leaves (blue), operations (amber) and constants (grey, dashed) are boxes
+    showing the name or operation, the shape, the value (for scalars and tiny
+    arrays) and the gradient once computed (red). ``grads``, ``edge_labels``
+    and ``leaves`` are as in :func:`graph_layout`. ``highlight_nodes`` takes
+    tensors; ``highlight_edges`` takes ``(input, consumer)`` pairs of tensors.
+
+    Without ``ax`` a figure is made to fit the graph (at most ``max_width`` by
+    ``max_height`` inches). With ``ax`` the text is scaled to fit that Axes
+    as it is now: resize the figure first, then draw.
+    """
+    layout = graph_layout(output, show_values=show_values, show_grads=show_grads, grads=grads,
+                          edge_labels=edge_labels, leaves=leaves)
+    ax, scale = _prepare_axes(layout, ax, max_width, max_height, title)
+    _draw_layout(ax, layout, scale, None, _node_keys(layout, highlight_nodes),
+                 _edge_keys(layout, highlight_edges), layout.output)
+    return ax
+
+
+def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = False,
+                        edge_labels: Any = None, leaves: Literal["near", "left"] = "near",
+                        panel_width: float | None = None, title: str | None = None) -> np.ndarray:
+    """Draw the backward pass as a grid of small graphs, one per step.
+
+    Step *i* highlights the tensor whose gradient has just been completed and
+    the edges it came back along (the sum of what each consumer sent); the
+    gradients completed so far are shown in red. Gradients are computed by
+    :func:`backward_steps`, so no tensor's ``.grad`` changes. Returns the
+    array of Axes (unused cells of the grid are switched off).
+    """
+    plt = _plt()
+    steps = backward_steps(output)
+    layout = graph_layout(output, show_values=show_values, show_grads=True, grads="all",
+                          edge_labels=edge_labels, leaves=leaves)
+    ncols = max(1, min(ncols, len(steps)))
+    nrows = -(-len(steps) // ncols)
+    margin = 0.6 * FONT
+    aspect = (layout.height + 2 * margin + 2.2 * FONT) / (layout.width + 2 * margin)
+    if panel_width is None:
+        panel_width = 7.0 / ncols
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=(panel_width * ncols, panel_width * aspect * nrows + (0.4 if title else 0)))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 - (0.4 / fig.get_size_inches()[1]
+                                                                        if title else 0),
+                        wspace=0.06, hspace=0.18)
+    if title:
+        fig.suptitle(title, fontsize=11, y=0.995)
+    shown: set[int] = set()
+    for i, ax in enumerate(axes.flat):
+        if i >= len(steps):
+            ax.set_axis_off()
+            continue
+        step = steps[i]
+        k = layout.key(step.tensor)
+        shown.add(k)
+        name = layout.nodes[k].title
+        if step.edges:
+            n = len(step.edges)
+            how = f"sum of {n} edges" if n > 1 else "from 1 edge"
+        else:
+            how = "seeded with 1"
+        ax, scale = _prepare_axes(layout, ax, 0, 0, None)
+        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", fontsize=max(7.0, min(10.0, 10 * scale)))
+        edges = {(layout.key(x), layout.key(t)) for x, t, _ in step.edges}
+        _draw_layout(ax, layout, scale, set(shown), {k}, edges, layout.output)
+    return axes
+
+
+# ---------------------------------------------------------------- plots
+
+def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 4.0)) -> Any:
+    if ax is None:
+        _, ax = _plt().subplots(figsize=figsize)
+    return ax
+
+
+def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequence[float],
+                  x_range: tuple[float, float] | None = None, ax: Axes | None = None, *,
+                  half_width: float = 0.6, annotate: bool = True,
+                  title: str = "A function and its tangent lines", label: str = "f(x)") -> Axes:
+    """Plot ``f`` over ``x_range`` and its tangent line (slope ``df(x)``) at each of ``xs``."""
+    ax = _axes(ax)
+    xs = [float(x) for x in xs]
+    lo, hi = x_range if x_range is not None else (min(xs) - 1.0, max(xs) + 1.0)
+    grid = np.linspace(lo, hi, 400)
+    ax.plot(grid, np.asarray(f(grid), dtype=float), color="#1f2937", linewidth=2, label=label)
+    for i, x in enumerate(xs):
+        y, slope = float(f(x)), float(df(x))
+        t = np.array([x - half_width, x + half_width])
+        ax.plot(t, y + slope * (t - x), color="#dc2626", linewidth=1.5,
+                label="tangent lines" if i == 0 else None)
+        ax.plot([x], [y], "o", color="#dc2626", markersize=5)
+        if annotate:
+            ax.annotate(f"slope {slope:.2f}", (x, y), textcoords="offset points", xytext=(0, 9),
+                        ha="center", fontsize=8.5, color="#991b1b")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("x")
+    ax.set_ylabel(label)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=9)
+    return ax
+
+
+def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float, hs: Sequence[float],
+              method: Literal["forward", "central"] = "forward",
+              dtype: Any = np.float64) -> np.ndarray:
+    """Absolute errors of finite-difference derivatives of ``f`` at ``x``, one per step in ``hs``.
+
+    Everything (x, h, f's arithmetic) is done in ``dtype``, as a program in that
+    precision would; the exact derivative ``df`` is taken in float64 at the
+    point ``x`` actually represents in ``dtype``.
+    """
+    dt = np.dtype(dtype).type
+    x_d = dt(x)
+    exact = float(df(np.float64(x_d)))
+    errors = []
+    with np.errstate(all="ignore"):
+        for h in hs:
+            h_d = dt(h)
+            if method == "forward":
+                approx = (f(x_d + h_d) - f(x_d)) / h_d
+            elif method == "central":
+                approx = (f(x_d + h_d) - f(x_d - h_d)) / (dt(2) * h_d)
+            else:
+                raise ValueError(f"fd_errors: method must be 'forward' or 'central', not {method!r}")
+            errors.append(abs(float(approx) - exact))
+    return np.array(errors)
+
+
+def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
+                  hs: Sequence[float] | None = None, ax: Axes | None = None, *,
+                  methods: Sequence[str] = ("forward", "central"),
+                  dtypes: Sequence[Any] = (np.float64, np.float32),
+                  title: str | None = None) -> Axes:
+    """Finite-difference error against step size ``h`` on log-log axes: the V curves.
+
+    One line per method and dtype (see :func:`fd_errors`); a dot marks each
+    line's best step. Errors that are exactly zero are left out of the plot.
+    """
+    ax = _axes(ax, (6.4, 4.2))
+    hs = np.logspace(-16, 0, 161) if hs is None else np.asarray(hs, dtype=float)
+    colors = {"forward": "#2563eb", "central": "#dc2626"}
+    styles = ["-", "--", ":", "-."]
+    for j, dtype in enumerate(dtypes):
+        for method in methods:
+            err = fd_errors(f, df, x, hs, method, dtype)
+            shown = np.where(err > 0, err, np.nan)
+            color = colors.get(method, None)
+            ax.loglog(hs, shown, styles[j % len(styles)], color=color, linewidth=1.6,
+                      label=f"{method}, {np.dtype(dtype).name}")
+            if np.any(err > 0):
+                best = int(np.nanargmin(shown))
+                ax.loglog([hs[best]], [shown[best]], "o", color=color, markersize=5)
+    ax.set_xlabel("step size h")
+    ax.set_ylabel("absolute error of the derivative")
+    ax.set_title(title or f"Finite-difference error at x = {x:g}")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9, loc="best")
+    return ax
+
+
+def _ad_gradient(f: Callable[..., Any], X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of f at every grid point with one backward pass of ``ad``."""
+    x = Tensor(np.array(X, dtype=np.float64), requires_grad=True)
+    y = Tensor(np.array(Y, dtype=np.float64), requires_grad=True)
+    out = f(x, y)
+    out.sum().backward()          # the points are independent: one pass gives them all
+    gx = x.grad.data if x.grad is not None else np.zeros_like(X)
+    gy = y.grad.data if y.grad is not None else np.zeros_like(Y)
+    return gx, gy
+
+
+def _contours(ax: Any, f: Callable[..., Any], xlim: tuple[float, float], ylim: tuple[float, float],
+              n: int, levels: int, cmap: str) -> Any:
+    X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
+    with no_grad():
+        Z = np.asarray(f(X, Y), dtype=float)
+    filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.85)
+    ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.5, alpha=0.6)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    return filled
+
+
+def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
+               xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
+               ax: Axes | None = None, *, n: int = 121, arrows: int = 15, levels: int = 20,
+               descent: bool = False, cmap: str = "viridis", colorbar: bool = True,
+               title: str | None = None) -> Axes:
+    """A scalar field f(x, y) as filled contours, with its gradient field as arrows.
+
+    ``f`` takes two arrays of the same shape and returns an array. Without
+    ``grad`` the gradients come from ``ad`` (``f`` then has to work on tensors
+    too: arithmetic, ``np.sin``, ``ad.exp``...), one backward pass for the
+    whole grid of arrows. ``grad(x, y)`` may return ``(df/dx, df/dy)`` instead.
+    ``descent=True`` draws minus the gradient, the way downhill.
+    """
+    ax = _axes(ax, (5.6, 4.6))
+    filled = _contours(ax, f, xlim, ylim, n, levels, cmap)
+    AX, AY = np.meshgrid(np.linspace(*xlim, arrows), np.linspace(*ylim, arrows))
+    if grad is None:
+        GX, GY = _ad_gradient(f, AX, AY)
+    else:
+        GX, GY = (np.broadcast_to(np.asarray(g, dtype=float), AX.shape) for g in grad(AX, AY))
+    sign = -1.0 if descent else 1.0
+    ax.quiver(AX, AY, sign * GX, sign * GY, color="white", edgecolor="#111827", linewidth=0.4,
+              angles="xy", pivot="tail", width=0.004)
+    if colorbar:
+        ax.figure.colorbar(filled, ax=ax, shrink=0.85, label="f(x, y)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_title(title or ("f and its negative gradient (downhill)" if descent else
+                           "f and its gradient (uphill)"))
+    return ax
+
+
+def plot_path(path: Any, ax: Axes | None = None, *, f: Callable[..., Any] | None = None,
+              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
+              label: str | None = None, color: str | None = None, n: int = 121, levels: int = 20,
+              cmap: str = "viridis", title: str | None = None) -> Axes:
+    """Draw a path of points (an array of shape (k, 2)) as a line with a start and an end mark.
+
+    With ``f`` the landscape is drawn underneath as filled contours first (over
+    ``xlim``, ``ylim``, which default to the path's extent plus a margin). Call
+    again with the same ``ax`` to overlay several paths.
+    """
+    points = np.asarray([np.asarray(p, dtype=float).reshape(-1) for p in path])
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"plot_path: expected points of shape (k, 2), got {points.shape}")
+    ax = _axes(ax, (5.6, 4.6))
+    if f is not None:
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        pad = 0.15 * np.maximum(hi - lo, 1e-9) + 0.5
+        xlim = xlim or (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
+        ylim = ylim or (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+        _contours(ax, f, xlim, ylim, n, levels, cmap)
+    (line,) = ax.plot(points[:, 0], points[:, 1], "-o", color=color or "#f97316", markersize=3,
+                      linewidth=1.6, label=label, zorder=5)
+    c = line.get_color()
+    ax.plot(points[0, 0], points[0, 1], "o", color="white", markeredgecolor=c, markersize=8, zorder=6)
+    ax.plot(points[-1, 0], points[-1, 1], "*", color=c, markeredgecolor="#111827", markersize=13,
+            zorder=6)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    if title or not ax.get_title():
+        ax.set_title(title or f"A path of {len(points) - 1} steps")
+    if label:
+        ax.legend(fontsize=9, loc="best")
+    return ax
