@@ -64,5 +64,5 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "matmul",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
     "maximum", "where", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",
-    "reshape", "transpose", "swapaxes", "broadcast_to", "concatenate", "stack",
+    "astype", "reshape", "transpose", "swapaxes", "broadcast_to", "concatenate", "stack",
 ]

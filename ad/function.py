@@ -118,10 +118,10 @@ class Function:
             if self.__dict__:
                 node.__dict__.update(self.__dict__)
             node.inputs = inputs
-            node.arrays = arrays
+            node.arrays = tuple(arrays)
             node.output = data
             node.sequence = next(_sequence)
-            node.needs_input_grad = needs
+            node.needs_input_grad = tuple(needs)
             out.requires_grad = True
             out._node = node
         else:

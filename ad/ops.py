@@ -340,6 +340,18 @@ class Transpose(Function):
         return (grad.transpose(tuple(np.argsort(self.axes))),)
 
 
+class Cast(Function):
+    """z = x converted to another floating dtype;  the gradient is converted back"""
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, x):
+        return x.astype(self.dtype)
+
+    def backward(self, x, grad):
+        return (grad.astype(x.dtype),)
+
+
 class BroadcastTo(Function):
     """z = x copied out to shape;  the gradient of the copies is summed"""
     def __init__(self, shape: tuple[int, ...]) -> None:
@@ -502,6 +514,13 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
     return Where(condition)(x, y)
 
 
+def astype(x: Any, dtype: Any) -> Tensor:
+    """``x`` converted to a floating dtype such as ``np.float32``."""
+    if np.dtype(dtype).kind != "f":
+        raise TypeError(f"astype: a tensor holds floating-point numbers, not {np.dtype(dtype)}")
+    return Cast(dtype)(x)
+
+
 def _reflected(fn: Function):
     def method(self: Tensor, other: Any) -> Tensor:
         return fn(other, self)
@@ -537,6 +556,7 @@ Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.tanh, Tensor.sigmoid = exp, log, sqr
 Tensor.relu, Tensor.abs, Tensor.sin, Tensor.cos = relu, abs, sin, cos
 Tensor.sum, Tensor.mean, Tensor.max = _sum_method, _mean_method, _max_method
 Tensor.reshape, Tensor.transpose, Tensor.swapaxes = reshape, transpose, swapaxes
+Tensor.astype = astype
 Tensor.T = property(lambda self: Transpose(None)(self))
 
 NUMPY_OVERRIDES.update({

@@ -158,6 +158,8 @@ class Tensor:
                     continue
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x.data.shape)
+                if gx.dtype != x.data.dtype:        # float32 inputs get float32 gradients
+                    gx = gx.astype(x.data.dtype)
                 key = id(x)
                 previous = grads.get(key)
                 if previous is not None:
@@ -242,7 +244,7 @@ def _as_float_array(data: Any, requires_grad: bool) -> Any:
     try:
         array = np.asarray(data)
     except ValueError as error:
-        raise ValueError(f"tensor: cannot make an array of this data ({error})") from None
+        raise ValueError(f"tensor: cannot make an array of this data ({error})") from error
     kind = array.dtype.kind
     if kind == "f":
         return array

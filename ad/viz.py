@@ -55,7 +55,9 @@ PAD_X, PAD_Y = 0.7 * FONT, 0.45 * FONT
 NODE_GAP = 1.0 * FONT         # vertical space between boxes in a layer
 LAYER_GAP = 3.0 * FONT        # horizontal space between layers
 WAYPOINT_H = 0.8 * FONT       # the room an edge takes when it passes a layer
-TINY = 4                      # arrays with at most this many elements show their values
+TINY = 4                      # arrays with at most this many elements show their values...
+MAX_VALUE_CHARS = 22          # ...if they fit in this many characters
+CHECK = "\u2713"              # shown for a gradient too large to print
 
 COLORS = {
     "leaf": ("#dbeafe", "#1d4ed8"),       # (face, edge): inputs that need a gradient
@@ -165,7 +167,8 @@ def _format(value: Any, digits: int = 4) -> str:
     if array.size <= TINY:
         text = np.array2string(array, separator=", ",
                                formatter={"float_kind": lambda v: f"{v + 0.0:.3g}"})
-        return " ".join(text.split())
+        text = " ".join(text.split())
+        return text if len(text) <= MAX_VALUE_CHARS else ""
     return ""
 
 
@@ -367,7 +370,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
                 nd.lines.append(f"val {text}")
         if show_grads and nd.key in grad_of:
             nd.grad = grad_of[nd.key]
-            nd.grad_text = f"grad {_format(nd.grad)}".rstrip()
+            nd.grad_text = "grad " + (_format(nd.grad) or CHECK)
         nd.width, nd.height = _box_size(nd.title, nd.lines, bool(nd.grad_text))
         if nd.grad_text:
             nd.width = max(nd.width, len(nd.grad_text) * CHAR_W + 2 * PAD_X)
@@ -645,7 +648,7 @@ def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: fl
 
 def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[int] | None,
                  highlight_nodes: set[int], highlight_edges: set[tuple[int, int]],
-                 output_key: int) -> None:
+                 output_key: int, reverse_highlight: bool = False) -> None:
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path
 
@@ -659,7 +662,8 @@ def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[in
             verts += [(xm, y0), (xm, y1), (x1, y1)]
             codes += [Path.CURVE4] * 3
         arrow = FancyArrowPatch(
-            path=Path(verts, codes), arrowstyle="-|>", mutation_scale=max(4.0, 9 * scale),
+            path=Path(verts, codes), arrowstyle="<|-" if lit and reverse_highlight else "-|>",
+            mutation_scale=max(4.0, 9 * scale),
             color=color, linewidth=(2.2 if lit else 0.9) * max(scale, 0.5),
             linestyle="-" if e.differentiable else (0, (3, 2)), shrinkA=0, shrinkB=0,
             zorder=3 if lit else 1)
@@ -731,8 +735,9 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
     """Draw the backward pass as a grid of small graphs, one per step.
 
     Step *i* highlights the tensor whose gradient has just been completed and
-    the edges it came back along (the sum of what each consumer sent); the
-    gradients completed so far are shown in red. Gradients are computed by
+    the edges it came back along, their arrowheads turned to point the way the
+    gradient flows (it is the sum of what each consumer sent); the gradients
+    completed so far are shown in red. Gradients are computed by
     :func:`backward_steps`, so no tensor's ``.grad`` changes. Returns the
     array of Axes (unused cells of the grid are switched off).
     """
@@ -743,16 +748,22 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
     ncols = max(1, min(ncols, len(steps)))
     nrows = -(-len(steps) // ncols)
     margin = 0.6 * FONT
-    aspect = (layout.height + 2 * margin + 2.2 * FONT) / (layout.width + 2 * margin)
+    aspect = (layout.height + 2 * margin) / (layout.width + 2 * margin)
     if panel_width is None:
         panel_width = 7.0 / ncols
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=(panel_width * ncols, panel_width * aspect * nrows + (0.4 if title else 0)))
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 - (0.4 / fig.get_size_inches()[1]
-                                                                        if title else 0),
-                        wspace=0.06, hspace=0.18)
+    pad, title_h, suptitle_h = 0.05, 0.42, (0.4 if title else 0.0)
+    cell_w, cell_h = panel_width, panel_width * aspect + title_h
+    fig_w, fig_h = cell_w * ncols, cell_h * nrows + suptitle_h
+    fig = plt.figure(figsize=(fig_w, fig_h))
     if title:
-        fig.suptitle(title, fontsize=11, y=0.995)
+        fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig_h, va="top")
+    axes = np.empty((nrows, ncols), dtype=object)
+    for r in range(nrows):
+        for c in range(ncols):
+            left = c * cell_w + pad
+            bottom = (nrows - 1 - r) * cell_h + pad
+            axes[r, c] = fig.add_axes((left / fig_w, bottom / fig_h, (cell_w - 2 * pad) / fig_w,
+                                       (cell_h - title_h - pad) / fig_h))
     shown: set[int] = set()
     for i, ax in enumerate(axes.flat):
         if i >= len(steps):
@@ -761,16 +772,13 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
         step = steps[i]
         k = layout.key(step.tensor)
         shown.add(k)
-        name = layout.nodes[k].title
-        if step.edges:
-            n = len(step.edges)
-            how = f"sum of {n} edges" if n > 1 else "from 1 edge"
-        else:
-            how = "seeded with 1"
+        name = step.tensor.name or layout.nodes[k].title
+        n = len(step.edges)
+        how = "seeded with 1" if n == 0 else ("from 1 edge" if n == 1 else f"sum over {n} edges")
         ax, scale = _prepare_axes(layout, ax, 0, 0, None)
-        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", fontsize=max(7.0, min(10.0, 10 * scale)))
+        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", fontsize=9, linespacing=1.3)
         edges = {(layout.key(x), layout.key(t)) for x, t, _ in step.edges}
-        _draw_layout(ax, layout, scale, set(shown), {k}, edges, layout.output)
+        _draw_layout(ax, layout, scale, set(shown), {k}, edges, layout.output, reverse_highlight=True)
     return axes
 
 
@@ -784,9 +792,13 @@ def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 4.0)) -> Any:
 
 def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequence[float],
                   x_range: tuple[float, float] | None = None, ax: Axes | None = None, *,
-                  half_width: float = 0.6, annotate: bool = True,
+                  half_width: float = 0.6, annotate: bool = True, legend_loc: str = "best",
                   title: str = "A function and its tangent lines", label: str = "f(x)") -> Axes:
-    """Plot ``f`` over ``x_range`` and its tangent line (slope ``df(x)``) at each of ``xs``."""
+    """Plot ``f`` over ``x_range`` and its tangent line (slope ``df(x)``) at each of ``xs``.
+
+    ``f`` and ``df`` take numpy arrays. Each tangent is drawn ``half_width``
+    either side of its point, labelled with its slope when ``annotate``.
+    """
     ax = _axes(ax)
     xs = [float(x) for x in xs]
     lo, hi = x_range if x_range is not None else (min(xs) - 1.0, max(xs) + 1.0)
@@ -799,13 +811,20 @@ def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequenc
                 label="tangent lines" if i == 0 else None)
         ax.plot([x], [y], "o", color="#dc2626", markersize=5)
         if annotate:
-            ax.annotate(f"slope {slope:.2f}", (x, y), textcoords="offset points", xytext=(0, 9),
-                        ha="center", fontsize=8.5, color="#991b1b")
+            # put the text on the side the curve bends away from, clear of the tangent
+            eps = 1e-3 * max(1.0, abs(x))
+            bend = float(df(x + eps)) - float(df(x - eps))
+            up = 1 if bend <= 0 else -1
+            side = 0 if abs(slope) < 0.15 else (-1 if slope * up > 0 else 1)
+            ax.annotate(f"slope {slope:.2f}", (x, y), textcoords="offset points",
+                        xytext=(8 * side, 13 * up), ha={-1: "right", 0: "center", 1: "left"}[side],
+                        va="bottom" if up > 0 else "top", fontsize=8.5, color="#991b1b")
     ax.set_xlim(lo, hi)
+    ax.margins(y=0.15)
     ax.set_xlabel("x")
     ax.set_ylabel(label)
     ax.set_title(title)
-    ax.legend(loc="best", fontsize=9)
+    ax.legend(loc=legend_loc, fontsize=9)
     return ax
 
 
@@ -838,12 +857,13 @@ def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float, hs: S
 def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
                   hs: Sequence[float] | None = None, ax: Axes | None = None, *,
                   methods: Sequence[str] = ("forward", "central"),
-                  dtypes: Sequence[Any] = (np.float64, np.float32),
+                  dtypes: Sequence[Any] = (np.float64, np.float32), mark_best: bool = False,
                   title: str | None = None) -> Axes:
     """Finite-difference error against step size ``h`` on log-log axes: the V curves.
 
-    One line per method and dtype (see :func:`fd_errors`); a dot marks each
-    line's best step. Errors that are exactly zero are left out of the plot.
+    One line per method and dtype (see :func:`fd_errors`), solid for the first
+    dtype and dashed for the next; ``mark_best`` puts a dot on each line's
+    smallest error. Errors that are exactly zero are left out of the plot.
     """
     ax = _axes(ax, (6.4, 4.2))
     hs = np.logspace(-16, 0, 161) if hs is None else np.asarray(hs, dtype=float)
@@ -856,7 +876,7 @@ def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
             color = colors.get(method, None)
             ax.loglog(hs, shown, styles[j % len(styles)], color=color, linewidth=1.6,
                       label=f"{method}, {np.dtype(dtype).name}")
-            if np.any(err > 0):
+            if mark_best and np.any(err > 0):
                 best = int(np.nanargmin(shown))
                 ax.loglog([hs[best]], [shown[best]], "o", color=color, markersize=5)
     ax.set_xlabel("step size h")
@@ -884,7 +904,8 @@ def _contours(ax: Any, f: Callable[..., Any], xlim: tuple[float, float], ylim: t
     with no_grad():
         Z = np.asarray(f(X, Y), dtype=float)
     filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.85)
-    ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.5, alpha=0.6)
+    ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.5, alpha=0.6,
+               linestyles="solid")
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     ax.set_aspect("equal")
@@ -893,7 +914,7 @@ def _contours(ax: Any, f: Callable[..., Any], xlim: tuple[float, float], ylim: t
 
 def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
                xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
-               ax: Axes | None = None, *, n: int = 121, arrows: int = 15, levels: int = 20,
+               ax: Axes | None = None, *, n: int = 121, arrows: int = 13, levels: int = 20,
                descent: bool = False, cmap: str = "viridis", colorbar: bool = True,
                title: str | None = None) -> Axes:
     """A scalar field f(x, y) as filled contours, with its gradient field as arrows.
@@ -912,8 +933,8 @@ def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
     else:
         GX, GY = (np.broadcast_to(np.asarray(g, dtype=float), AX.shape) for g in grad(AX, AY))
     sign = -1.0 if descent else 1.0
-    ax.quiver(AX, AY, sign * GX, sign * GY, color="white", edgecolor="#111827", linewidth=0.4,
-              angles="xy", pivot="tail", width=0.004)
+    ax.quiver(AX, AY, sign * GX, sign * GY, color="#111827", angles="xy", pivot="mid",
+              width=0.005, headwidth=3.5, headlength=4, headaxislength=3.5)
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, shrink=0.85, label="f(x, y)")
     ax.set_xlabel("x")
