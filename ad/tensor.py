@@ -158,8 +158,8 @@ class Tensor:
                     continue
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x.data.shape)
-                if gx.dtype != x.data.dtype:        # float32 inputs get float32 gradients
-                    gx = gx.astype(x.data.dtype)
+                if gx.dtype != x.data.dtype:
+                    gx = gx.astype(x.data.dtype)    # float32 inputs get float32 gradients
                 key = id(x)
                 previous = grads.get(key)
                 if previous is not None:
