@@ -912,22 +912,31 @@ def _contours(ax: Any, f: Callable[..., Any], xlim: tuple[float, float], ylim: t
     return filled
 
 
+def _centres(lim: tuple[float, float], n: int) -> np.ndarray:
+    """The centres of n equal cells spanning lim (arrows there stay inside the plot)."""
+    edges = np.linspace(lim[0], lim[1], n + 1)
+    return (edges[:-1] + edges[1:]) / 2
+
+
 def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
                xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
                ax: Axes | None = None, *, n: int = 121, arrows: int = 13, levels: int = 20,
                descent: bool = False, cmap: str = "viridis", colorbar: bool = True,
-               title: str | None = None) -> Axes:
+               label: str = "f(x, y)", title: str | None = None) -> Axes:
     """A scalar field f(x, y) as filled contours, with its gradient field as arrows.
 
     ``f`` takes two arrays of the same shape and returns an array. Without
     ``grad`` the gradients come from ``ad`` (``f`` then has to work on tensors
     too: arithmetic, ``np.sin``, ``ad.exp``...), one backward pass for the
-    whole grid of arrows. ``grad(x, y)`` may return ``(df/dx, df/dy)`` instead.
-    ``descent=True`` draws minus the gradient, the way downhill.
+    whole grid of arrows. ``grad(x, y)`` may return ``(df/dx, df/dy)`` instead. The arrows sit at the
+    centres of an ``arrows`` by ``arrows`` grid of cells.
+    ``descent=True`` draws minus the gradient, the way downhill. ``label``
+    names the colour bar. The axes have equal scales, so that every arrow is
+    drawn perpendicular to the contour lines, as a gradient is.
     """
     ax = _axes(ax, (5.6, 4.6))
     filled = _contours(ax, f, xlim, ylim, n, levels, cmap)
-    AX, AY = np.meshgrid(np.linspace(*xlim, arrows), np.linspace(*ylim, arrows))
+    AX, AY = np.meshgrid(_centres(xlim, arrows), _centres(ylim, arrows))
     if grad is None:
         GX, GY = _ad_gradient(f, AX, AY)
     else:
@@ -936,7 +945,7 @@ def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
     ax.quiver(AX, AY, sign * GX, sign * GY, color="#111827", angles="xy", pivot="mid",
               width=0.005, headwidth=3.5, headlength=4, headaxislength=3.5)
     if colorbar:
-        ax.figure.colorbar(filled, ax=ax, shrink=0.85, label="f(x, y)")
+        ax.figure.colorbar(filled, ax=ax, shrink=0.85, label=label)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title(title or ("f and its negative gradient (downhill)" if descent else
