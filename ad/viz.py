@@ -245,6 +245,8 @@ def backward_steps(output: Tensor, grad: Any = None) -> list[BackwardStep]:
                 gx = np.asarray(gx)
                 if gx.shape != x.shape:
                     gx = unbroadcast(gx, x.shape)
+                if gx.dtype != x.dtype:
+                    gx = gx.astype(x.dtype)       # as the engine does: float32 stays float32
                 previous = grads.get(id(x))
                 grads[id(x)] = gx if previous is None else previous + gx
                 sources.setdefault(id(x), []).append((x, tensor, i))
@@ -335,7 +337,8 @@ def _pava(values: Sequence[float], weights: Sequence[float]) -> list[float]:
 
 def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool = True,
                  grads: Any = None, edge_labels: Any = None,
-                 leaves: Literal["near", "left"] = "near") -> GraphLayout:
+                 leaves: Literal["near", "left"] = "near",
+                 layer_gap: float = LAYER_GAP) -> GraphLayout:
     """Place the graph behind ``output``: boxes in layers, inputs left, output right.
 
     ``grads`` chooses the gradients reserved room and shown: ``None`` uses the
@@ -345,7 +348,8 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     ``edge_labels`` is ``None``, ``"local"`` (the local derivative on each edge
     between scalars) or a mapping or list of ``((input, consumer), text)``.
     ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
-    all leaves that need a gradient up in the first column.
+    all leaves that need a gradient up in the first column. ``layer_gap`` is
+    the room between columns (widened to fit edge labels).
     """
     nodes, edges, keys = _collect(output)
     n = len(nodes)
@@ -387,7 +391,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     for e in edges:
         e.label = label_of.get((e.source, e.target, e.index), label_of.get((e.source, e.target), ""))
     widest_label = max((len(e.label) for e in edges), default=0)
-    gap = max(LAYER_GAP, widest_label * CHAR_W + 2.2 * FONT) if widest_label else LAYER_GAP
+    gap = max(layer_gap, widest_label * CHAR_W + 2.2 * FONT) if widest_label else layer_gap
 
     # ---- layers: longest path for operations; leaves and constants just before first use
     consumers: list[list[int]] = [[] for _ in range(n)]
@@ -744,14 +748,14 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
     plt = _plt()
     steps = backward_steps(output)
     layout = graph_layout(output, show_values=show_values, show_grads=True, grads="all",
-                          edge_labels=edge_labels, leaves=leaves)
+                          edge_labels=edge_labels, leaves=leaves, layer_gap=0.7 * LAYER_GAP)
     ncols = max(1, min(ncols, len(steps)))
     nrows = -(-len(steps) // ncols)
     margin = 0.6 * FONT
     aspect = (layout.height + 2 * margin) / (layout.width + 2 * margin)
     if panel_width is None:
         panel_width = 7.0 / ncols
-    pad, title_h, suptitle_h = 0.05, 0.42, (0.4 if title else 0.0)
+    pad, title_h, suptitle_h = 0.03, 0.4, (0.4 if title else 0.0)
     cell_w, cell_h = panel_width, panel_width * aspect + title_h
     fig_w, fig_h = cell_w * ncols, cell_h * nrows + suptitle_h
     fig = plt.figure(figsize=(fig_w, fig_h))

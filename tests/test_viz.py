@@ -1,0 +1,431 @@
+"""Tests of ad.viz: the graph layout's geometry, the backward replay, and each plot's artists.
+
+Images are never compared; what is checked is what a reader would notice:
+arrows that point backwards, boxes on top of each other, text spilling out
+of its box, crossings in a tree, a picture that changes between runs.
+"""
+
+import json
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.contour import ContourSet  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from matplotlib.quiver import Quiver  # noqa: E402
+
+import ad  # noqa: E402
+from ad import viz  # noqa: E402
+from ad.tensor import _reverse_topological_order  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- graphs used below
+
+def chapter_graph():
+    """f(x1, x2) = ln x1 + x1 x2 - sin x2: two inputs, each used twice."""
+    x1 = ad.tensor(2.0, requires_grad=True, name="x1")
+    x2 = ad.tensor(5.0, requires_grad=True, name="x2")
+    f = ad.log(x1) + x1 * x2 - ad.sin(x2)
+    return f, x1, x2
+
+
+def tree_graph():
+    """A tree of uneven depth: every tensor is used once, so no arrow needs to cross."""
+    leaves = [ad.tensor(float(i + 1), requires_grad=True, name=f"a{i}") for i in range(7)]
+    a0, a1, a2, a3, a4, a5, a6 = leaves
+    return ad.tanh(a0 * a1 + ad.exp(a2)) * ((a3 - a4) * (a5 + a6)).sin()
+
+
+def mlp_graph():
+    """A two-layer network written scalar by scalar: 40 nodes."""
+    rng = np.random.default_rng(0)
+    xs = [ad.tensor(v, name=f"x{i}") for i, v in enumerate([0.5, -1.0])]
+    hidden = []
+    for j in range(3):
+        w = [ad.tensor(rng.normal(), requires_grad=True, name=f"w{j}{i}") for i in range(2)]
+        b = ad.tensor(0.1, requires_grad=True, name=f"b{j}")
+        hidden.append(ad.tanh(w[0] * xs[0] + w[1] * xs[1] + b))
+    v = [ad.tensor(rng.normal(), requires_grad=True, name=f"v{j}") for j in range(3)]
+    c = ad.tensor(0.0, requires_grad=True, name="c")
+    y = v[0] * hidden[0] + v[1] * hidden[1] + v[2] * hidden[2] + c
+    return (y - 1.0) ** 2
+
+
+def matrix_graph():
+    rng = np.random.default_rng(1)
+    x = ad.tensor(rng.normal(size=(4, 2)), name="X")
+    w1 = ad.tensor(rng.normal(size=(2, 8)), requires_grad=True, name="W1")
+    b1 = ad.tensor(np.zeros(8), requires_grad=True, name="b1")
+    w2 = ad.tensor(rng.normal(size=(8, 1)), requires_grad=True, name="W2")
+    return ((ad.tanh(x @ w1 + b1) @ w2 - 1.0) ** 2).mean(axis=0).sum()
+
+
+GRAPHS = {"chapter": lambda: chapter_graph()[0], "tree": tree_graph, "mlp": mlp_graph,
+          "matrix": matrix_graph}
+LAYOUT_OPTIONS = [{}, {"leaves": "left"}, {"grads": "all", "edge_labels": "local"}]
+
+
+def overlap(a, b, tol=1e-6):
+    """Do two (left, bottom, right, top) rectangles share any area?"""
+    return a[0] < b[2] - tol and b[0] < a[2] - tol and a[1] < b[3] - tol and b[1] < a[3] - tol
+
+
+# ---------------------------------------------------------------- layout geometry
+
+@pytest.mark.parametrize("options", LAYOUT_OPTIONS, ids=["near", "left", "labels"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_every_edge_goes_left_to_right(name, options):
+    layout = viz.graph_layout(GRAPHS[name](), **options)
+    for e in layout.edges:
+        src, dst = layout.nodes[e.source], layout.nodes[e.target]
+        assert src.layer < dst.layer
+        assert src.box[2] < dst.box[0]
+        xs = [x for x, _ in e.points]
+        assert xs == sorted(xs), f"edge {src.title} -> {dst.title} turns back"
+        assert xs[0] == pytest.approx(src.box[2]) and xs[-1] == pytest.approx(dst.box[0])
+
+
+@pytest.mark.parametrize("options", LAYOUT_OPTIONS, ids=["near", "left", "labels"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_no_two_boxes_overlap(name, options):
+    layout = viz.graph_layout(GRAPHS[name](), **options)
+    boxes = [nd.box for nd in layout.nodes]
+    for i, a in enumerate(boxes):
+        for j in range(i + 1, len(boxes)):
+            assert not overlap(a, boxes[j]), (layout.nodes[i].title, layout.nodes[j].title)
+
+
+@pytest.mark.parametrize("name", GRAPHS)
+def test_edges_never_run_through_a_box(name):
+    """The straight stretches of an edge (along a column) stay clear of every other box."""
+    layout = viz.graph_layout(GRAPHS[name](), leaves="left")
+    for e in layout.edges:
+        for i, ((x0, y0), (x1, y1)) in enumerate(zip(e.points, e.points[1:])):
+            if i in e.gaps:
+                continue
+            assert y0 == y1
+            for nd in layout.nodes:
+                if nd.key in (e.source, e.target):
+                    continue
+                left, bottom, right, top = nd.box
+                crosses_x = x0 < right and left < x1
+                assert not (crosses_x and bottom < y0 < top), f"edge passes through {nd.title}"
+
+
+@pytest.mark.parametrize("leaves", ["near", "left"])
+def test_a_tree_has_no_crossings(leaves):
+    layout = viz.graph_layout(tree_graph(), leaves=leaves)
+    assert len(layout.nodes) == 16
+    assert layout.crossings() == 0
+
+
+def test_crossings_are_counted():
+    """The counter itself must see a crossing when there is one."""
+    layout = viz.graph_layout(chapter_graph()[0], grads=None, leaves="left")
+    assert layout.crossings() == 0
+    x1 = next(e for e in layout.edges if layout.nodes[e.source].title == "x1")
+    x2 = next(e for e in layout.edges if layout.nodes[e.source].title == "x2")
+    for e, other in ((x1, x2), (x2, x1)):   # make each leave at the other's height
+        i = e.gaps[0]
+        e.points[i] = (e.points[i][0], layout.nodes[other.source].y)
+    assert layout.crossings() >= 1
+
+
+def test_layers_longest_path_with_leaves_near_their_use():
+    f, x1, x2 = chapter_graph()
+    layout = viz.graph_layout(f)
+    output = layout.nodes[layout.output]
+    assert output.tensor is f and output.layer == max(nd.layer for nd in layout.nodes)
+    consumers = {}
+    for e in layout.edges:
+        consumers.setdefault(e.source, []).append(layout.nodes[e.target].layer)
+    for nd in layout.nodes:
+        if nd.inputs:
+            assert nd.layer == 1 + max(layout.nodes[i].layer for i in nd.inputs)
+        else:
+            assert nd.layer == min(consumers[nd.key]) - 1
+    assert layout.node(x1).layer == layout.node(x2).layer == 0
+
+
+def test_leaves_left_puts_every_input_in_the_first_column():
+    layout = viz.graph_layout(mlp_graph(), leaves="left")
+    assert {nd.layer for nd in layout.nodes if nd.kind == "leaf"} == {0}
+    near = viz.graph_layout(mlp_graph())
+    assert {nd.layer for nd in near.nodes if nd.kind == "leaf"} != {0}
+
+
+def test_positions_are_deterministic_across_processes():
+    script = (
+        "import json, sys; sys.path.insert(0, 'tests'); import test_viz as t; from ad import viz; "
+        "L = viz.graph_layout(t.mlp_graph(), grads='all'); "
+        "print(json.dumps([[n.title, n.layer, round(n.x, 6), round(n.y, 6)] for n in L.nodes]))")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first == second
+    here = viz.graph_layout(mlp_graph(), grads="all")
+    assert [[n.title, n.layer, round(n.x, 6), round(n.y, 6)] for n in here.nodes] == first
+
+
+def test_the_forty_node_network_is_laid_out_cleanly():
+    layout = viz.graph_layout(mlp_graph(), show_values=False)
+    assert len(layout.nodes) == 40
+    assert layout.crossings() <= 15
+    assert layout.width < 3 * layout.height + 600     # wide, but not a ribbon
+
+
+def test_constants_are_nodes_but_not_differentiable():
+    x = ad.tensor(3.0, requires_grad=True, name="x")
+    k = ad.tensor(2.0, name="k")
+    y = (x * k + 1.0) ** 2
+    layout = viz.graph_layout(y)
+    kinds = {nd.title: nd.kind for nd in layout.nodes}
+    assert kinds["x"] == "leaf" and kinds["k"] == "constant"
+    assert kinds["1"] == "constant" and kinds["2"] == "constant"
+    for e in layout.edges:
+        assert e.differentiable == (layout.nodes[e.source].kind != "constant")
+
+
+def test_a_tensor_used_twice_by_one_op_has_two_ports():
+    x = ad.tensor(3.0, requires_grad=True, name="x")
+    layout = viz.graph_layout(x * x)
+    a, b = layout.edges
+    assert (a.source, a.target) == (b.source, b.target) and {a.index, b.index} == {0, 1}
+    assert a.points[-1][1] != b.points[-1][1]
+
+
+def test_labels_show_name_op_shape_value_and_grad():
+    w = ad.tensor([[1.0, 2.0]], requires_grad=True, name="w")
+    big = ad.tensor(np.ones((3, 5)), requires_grad=True, name="big")
+    y = (w * 3.0).sum(axis=1).sum() + big.sum()
+    before = viz.graph_layout(y)
+    assert not any(nd.grad_text for nd in before.nodes)
+    y.backward()
+    layout = viz.graph_layout(y)
+    nw, nb = layout.node(w), layout.node(big)
+    assert nw.lines == ["(1, 2)", "val [[1, 2]]"] and nw.grad_text == "grad [[3, 3]]"
+    assert nb.lines == ["(3, 5)"] and nb.grad_text == "grad " + viz.CHECK
+    assert "sum(axis=1)" in [nd.title for nd in layout.nodes]
+    bare = viz.graph_layout(y, show_values=False, show_grads=False)
+    assert bare.node(w).lines == ["(1, 2)"] and bare.node(w).grad_text == ""
+
+
+# ---------------------------------------------------------------- the backward replay
+
+def test_backward_steps_match_the_engine_and_leave_grad_alone():
+    f, x1, x2 = chapter_graph()
+    steps = viz.backward_steps(f)
+    assert x1.grad is None and x2.grad is None
+    f.backward()
+    got = {id(s.tensor): s.grad for s in steps}
+    assert got[id(x1)] == pytest.approx(x1.grad.data) and got[id(x2)] == pytest.approx(x2.grad.data)
+    assert got[id(x1)] == pytest.approx(1 / 2.0 + 5.0)            # 1/x1 + x2
+    assert got[id(x2)] == pytest.approx(2.0 - np.cos(5.0))        # x1 - cos x2
+    viz.backward_steps(f)
+    assert x1.grad.data == pytest.approx(5.5), "a replay must not add to .grad"
+
+
+def test_each_step_comes_from_consumers_already_done():
+    x = ad.tensor(1.5, requires_grad=True, name="x")
+    y = x * x + x
+    steps = viz.backward_steps(y)
+    assert steps[0].tensor is y and steps[0].edges == []
+    done = set()
+    for step in steps:
+        for source, consumer, _ in step.edges:
+            assert source is step.tensor and id(consumer) in done
+        done.add(id(step.tensor))
+    last = steps[-1]
+    assert last.tensor is x and len(last.edges) == 3          # x*x twice, + x once
+    assert last.grad == pytest.approx(2 * 1.5 + 1)
+
+
+def test_backward_steps_follow_the_engine_order_and_dtype():
+    x = ad.tensor(np.float32([0.5, 2.0]), requires_grad=True, name="x")
+    w = ad.tensor(np.float32(3.0), requires_grad=True, name="w")
+    y = (ad.tanh(x * w) + x).sum()
+    steps = viz.backward_steps(y)
+    order = _reverse_topological_order(y)
+    assert [id(s.tensor) for s in steps] == [id(t) for t in order]
+    assert all(s.grad.dtype == np.float32 for s in steps)
+    y.backward()
+    got = {id(s.tensor): s.grad for s in steps}
+    np.testing.assert_allclose(got[id(x)], x.grad.data, rtol=1e-6)
+    np.testing.assert_allclose(got[id(w)], w.grad.data, rtol=1e-6)
+
+
+def test_local_derivatives_are_the_partials():
+    x = ad.tensor(3.0, requires_grad=True, name="x")
+    y = ad.tensor(4.0, requires_grad=True, name="y")
+    z = x * y
+    parts = {(a.name, i): d for a, _, i, d in viz.local_derivatives(z)}
+    assert parts == {("x", 0): 4.0, ("y", 1): 3.0}
+
+
+# ---------------------------------------------------------------- drawing graphs
+
+def texts_inside_boxes(ax):
+    """Every text drawn in a node lies inside that node's box, as rendered."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [p.get_window_extent(renderer) for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    inside = 0
+    for t in ax.texts:
+        if t.get_zorder() != 6:          # node text (edge labels have zorder 4)
+            continue
+        bb = t.get_window_extent(renderer)
+        assert any(b.x0 <= bb.x0 and bb.x1 <= b.x1 and b.y0 <= bb.y0 and bb.y1 <= b.y1
+                   for b in boxes), f"text {t.get_text()!r} spills out of its box"
+        inside += 1
+    return inside
+
+
+def test_draw_graph_draws_one_box_per_node_and_one_arrow_per_edge():
+    f, x1, x2 = chapter_graph()
+    layout = viz.graph_layout(f)
+    ax = viz.draw_graph(f, title="f")
+    assert isinstance(ax, Axes) and ax.get_title() == "f"
+    assert sum(isinstance(p, FancyBboxPatch) for p in ax.patches) == len(layout.nodes) == 7
+    assert sum(isinstance(p, FancyArrowPatch) for p in ax.patches) == len(layout.edges) == 8
+    assert texts_inside_boxes(ax) == 7 * 2         # title and value in each box
+    assert not any("grad" in t.get_text() for t in ax.texts)
+
+
+def test_draw_graph_text_fits_in_small_and_large_graphs():
+    f, *_ = chapter_graph()
+    ax = viz.draw_graph(f, grads="all", edge_labels="local")
+    assert texts_inside_boxes(ax) == 7 * 3
+    assert sum(t.get_zorder() == 4 for t in ax.texts) == 8      # one label per edge
+    ax = viz.draw_graph(mlp_graph(), show_values=False)
+    assert ax.figure.get_size_inches()[0] <= 7.0 + 1e-9
+    assert texts_inside_boxes(ax) == 40
+    fig, ax = plt.subplots(figsize=(3, 2))
+    viz.draw_graph(matrix_graph(), ax=ax)
+    texts_inside_boxes(ax)
+
+
+def test_highlights_change_the_colours():
+    f, x1, x2 = chapter_graph()
+    v = f._node.inputs[0]           # ln x1 + x1 x2
+    ax = viz.draw_graph(f, highlight_nodes=[x1], highlight_edges=[(v, f)])
+    red = matplotlib.colors.to_rgba(viz.HIGHLIGHT)
+    lit_boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch) and p.get_edgecolor() == red]
+    lit_edges = [p for p in ax.patches if isinstance(p, FancyArrowPatch) and p.get_edgecolor() == red]
+    assert len(lit_boxes) == 1 and len(lit_edges) == 1
+
+
+def test_draw_backward_steps_one_panel_per_step_and_no_side_effects():
+    f, x1, x2 = chapter_graph()
+    axes = viz.draw_backward_steps(f, ncols=2)
+    assert axes.shape == (4, 2)
+    used = [ax for ax in axes.flat if ax.patches]
+    assert len(used) == 7 and not axes.flat[-1].patches
+    red = matplotlib.colors.to_rgba(viz.HIGHLIGHT)
+    for i, ax in enumerate(used):
+        assert ax.get_title().startswith(f"step {i + 1}: grad of")
+        assert sum(p.get_edgecolor() == red for p in ax.patches if isinstance(p, FancyBboxPatch)) == 1
+        grads_shown = sum("grad" in t.get_text() for t in ax.texts)
+        assert grads_shown == i + 1
+        texts_inside_boxes(ax)
+    assert "sum over 2 edges" in used[-1].get_title()
+    assert x1.grad is None and x2.grad is None
+
+
+# ---------------------------------------------------------------- plots
+
+def test_plot_tangents():
+    ax = viz.plot_tangents(np.sin, np.cos, [-1.0, 0.0, 2.0])
+    assert isinstance(ax, Axes)
+    assert len(ax.lines) == 1 + 2 * 3                # the curve, then a tangent and a dot each
+    slope = np.diff(ax.lines[3].get_ydata()) / np.diff(ax.lines[3].get_xdata())   # at x = 0
+    assert slope[0] == pytest.approx(np.cos(0.0))
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    assert [t.get_text() for t in ax.texts] == ["slope 0.54", "slope 1.00", "slope -0.42"]
+
+
+def test_fd_errors_show_the_v_curve():
+    hs = np.logspace(-15, -1, 57)
+    fwd = viz.fd_errors(np.exp, np.exp, 1.0, hs, "forward")
+    cen = viz.fd_errors(np.exp, np.exp, 1.0, hs, "central")
+    best_fwd, best_cen = np.argmin(fwd), np.argmin(cen)
+    assert 0 < best_fwd < len(hs) - 1 and 0 < best_cen < len(hs) - 1
+    assert 1e-10 < hs[best_fwd] < 1e-6          # near sqrt(eps)
+    assert 1e-7 < hs[best_cen] < 1e-3           # near cbrt(eps)
+    assert cen.min() < fwd.min() / 100
+    f32 = viz.fd_errors(np.exp, np.exp, 1.0, hs, "central", np.float32)
+    assert f32.min() > 1000 * cen.min()
+    with pytest.raises(ValueError, match="method"):
+        viz.fd_errors(np.exp, np.exp, 1.0, hs, "backwards")
+
+
+def test_plot_fd_error():
+    ax = viz.plot_fd_error(np.sin, np.cos, 1.0, mark_best=True)
+    assert isinstance(ax, Axes)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [line.get_label() for line in ax.lines if not line.get_label().startswith("_")]
+    assert labels == ["forward, float64", "central, float64", "forward, float32", "central, float32"]
+    assert len(ax.lines) == 8                       # each curve and its best-step dot
+    assert ax.get_legend() is not None and ax.get_xlabel() == "step size h"
+    plain = viz.plot_fd_error(np.sin, np.cos, 1.0, methods=["central"], dtypes=[np.float32])
+    assert len(plain.lines) == 1
+
+
+def test_plot_field_uses_ad_gradients():
+    f = lambda x, y: x * x * y + np.sin(y)
+    ax = viz.plot_field(f, xlim=(-1, 1), ylim=(-1, 1), arrows=5)
+    quivers = [c for c in ax.collections if isinstance(c, Quiver)]
+    contours = [c for c in ax.collections if isinstance(c, ContourSet)]
+    assert len(quivers) == 1 and len(contours) == 2
+    q = quivers[0]
+    centres = np.linspace(-0.8, 0.8, 5)
+    X, Y = np.meshgrid(centres, centres)
+    assert np.allclose(q.U.reshape(X.shape), 2 * X * Y)
+    assert np.allclose(q.V.reshape(X.shape), X * X + np.cos(Y))
+    assert ax.get_xlabel() == "x" and ax.get_title()
+
+
+def test_plot_field_with_given_gradient_and_descent():
+    f = lambda x, y: x ** 2 + 3 * y ** 2
+    ax = viz.plot_field(f, lambda x, y: (2 * x, 6 * y), arrows=4, descent=True, colorbar=False)
+    q = next(c for c in ax.collections if isinstance(c, Quiver))
+    X, _ = np.meshgrid(np.linspace(-1.5, 1.5, 4), np.linspace(-1.5, 1.5, 4))
+    assert np.allclose(q.U.reshape(X.shape), -2 * X)
+    assert "downhill" in ax.get_title()
+
+
+def test_plot_path():
+    path = [(1.0, 1.0), (0.5, 0.4), (0.2, 0.1), (0.0, 0.0)]
+    ax = viz.plot_path(path, f=lambda x, y: x ** 2 + y ** 2, label="descent")
+    assert any(isinstance(c, ContourSet) for c in ax.collections)
+    line = ax.lines[0]
+    assert np.allclose(line.get_xydata(), path)
+    assert len(ax.lines) == 3                      # the path, its start, its end
+    ax2 = viz.plot_path(np.array(path) * 2, ax=ax)
+    assert ax2 is ax and len(ax.lines) == 6
+    assert not any(isinstance(c, PathCollection) for c in ax.collections)
+    with pytest.raises(ValueError, match="shape"):
+        viz.plot_path([(1.0, 2.0, 3.0)])
+
+
+# ---------------------------------------------------------------- imports
+
+def test_import_ad_does_not_import_matplotlib():
+    code = ("import sys, ad, ad.viz; "
+            "assert 'matplotlib' not in sys.modules, 'import ad pulled in matplotlib'; "
+            "ad.viz.graph_layout(ad.tensor(1.0, requires_grad=True) * 2); "
+            "assert 'matplotlib' not in sys.modules, 'the layout alone pulled in matplotlib'")
+    subprocess.run([sys.executable, "-c", code], check=True)
