@@ -8,6 +8,7 @@ the same rule runs fast on arrays and records itself on tensors (for
 from __future__ import annotations
 
 import builtins
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,6 +19,11 @@ from .tensor import NUMPY_OVERRIDES, Tensor
 
 def _data(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _log(x: Any) -> Any:
+    """np.log, but a plain Python number stays a plain number (so float32 stays float32)."""
+    return math.log(x) if isinstance(x, (int, float)) else np.log(x)
 
 
 # ----- arithmetic (numpy broadcasting; the engine sums gradients back to shape)
@@ -68,7 +74,7 @@ class Pow(Function):
     def backward(self, x, y, grad):
         needs_x, needs_y = self.needs_input_grad
         gx = grad * y * x ** (y - 1) if needs_x else None
-        gy = grad * self.result(x, y) * np.log(x) if needs_y else None
+        gy = grad * self.result(x, y) * _log(x) if needs_y else None
         return gx, gy
 
 
@@ -198,7 +204,7 @@ class Maximum(Function):
 
     def backward(self, x, y, grad):
         xd, yd = _data(x), _data(y)
-        share = (xd > yd) + 0.5 * (xd == yd)
+        share = ((xd > yd) + 0.5 * (xd == yd)).astype(grad.dtype)
         return grad * share, grad * (1 - share)
 
 
@@ -263,7 +269,7 @@ class Max(Function):
     def backward(self, x, grad):
         xd = _data(x)
         winners = xd == np.max(xd, axis=self.axis, keepdims=True)
-        share = winners / np.sum(winners, axis=self.axis, keepdims=True)
+        share = (winners / np.sum(winners, axis=self.axis, keepdims=True)).astype(grad.dtype)
         return (grad.reshape(_kept_shape(x.shape, self.axis)) * share,)
 
 

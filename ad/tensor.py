@@ -158,8 +158,6 @@ class Tensor:
                     continue
                 if gx.shape != x.data.shape:
                     gx = unbroadcast(gx, x.data.shape)
-                if gx.dtype != x.data.dtype:
-                    gx = gx.astype(x.data.dtype)    # float32 inputs get float32 gradients
                 key = id(x)
                 previous = grads.get(key)
                 if previous is not None:
@@ -190,14 +188,19 @@ def _seed_gradient(output: Tensor, grad: Any) -> Any:
 
 
 def _accumulate(tensor: Tensor, g: Any) -> None:
+    """Add ``g`` to ``tensor.grad``, in the tensor's own dtype (float32 stays float32)."""
+    dtype = tensor.data.dtype
     if not isinstance(g, Tensor):
-        if not (isinstance(g, np.ndarray) and g.flags.writeable):
-            g = np.array(g)             # a broadcast view or a numpy scalar: give it its own memory
+        if not (isinstance(g, np.ndarray) and g.flags.writeable and g.dtype == dtype):
+            g = np.array(g, dtype=dtype)    # a broadcast view, a numpy scalar or another dtype
         if tensor.grad is not None:
             g = tensor.grad.data + g
         g = Tensor(g)
-    elif tensor.grad is not None:
-        g = tensor.grad + g
+    else:
+        if g.dtype != dtype:
+            g = g.astype(dtype)
+        if tensor.grad is not None:
+            g = tensor.grad + g
     tensor.grad = g
 
 
