@@ -55,9 +55,10 @@ class Function:
     Subclasses write two methods:
 
     * ``forward(self, *arrays)``: numpy arrays (or plain numbers) in, one array out.
-    * ``backward(self, *inputs, grad)``: return the gradient of the loss with
-      respect to each input (one per input, ``None`` for "no gradient"), given
-      ``grad``, the gradient with respect to the output.
+    * ``backward(self, *inputs, grad)``: the inputs again, then ``grad`` (the
+      gradient of the loss with respect to the output) as the last positional
+      argument, as in the original engine; return the gradient with respect to
+      each input, one per input (``None`` where there is none).
 
     Two changes from the sixteen-line engine, each for a reason:
 
@@ -70,11 +71,15 @@ class Function:
       ``backward(create_graph=True)``, which records the backward pass itself
       so that it can be differentiated again. One rule serves both.
 
-    A Function instance is a description of the operation (with parameters such
-    as ``axis``); each call records its own node, a copy of it that remembers
-    ``inputs`` and ``needs_input_grad``. So an instance can be called many times,
-    and stored on a class as an operator (``Tensor.__matmul__ = MatMul()``),
-    which the original engine intended and ``__get__`` makes work.
+    A Function instance describes the operation (with parameters such as
+    ``axis``). Each call that needs recording makes a node: a copy of the
+    instance that also holds ``inputs``, their values ``arrays``, the
+    ``output`` value, ``needs_input_grad`` (one flag per input; a rule may skip
+    work for inputs that need no gradient) and ``sequence`` (the order of
+    creation, which the backward pass walks newest first). So one instance can
+    be called many times, and stored on a class as an operator
+    (``Tensor.__matmul__ = MatMul()``), which the original engine intended and
+    ``__get__`` makes work.
     """
 
     __slots__ = ("inputs", "arrays", "output", "needs_input_grad", "sequence")

@@ -66,6 +66,7 @@ COLORS = {
 }
 EDGE_COLOR, CONSTANT_EDGE_COLOR = "#475569", "#94a3b8"
 HIGHLIGHT, GRAD_COLOR = "#dc2626", "#b91c1c"
+NOTE_COLOR = "#6d28d9"                 # the caller's notes (see graph_layout)
 
 
 # ---------------------------------------------------------------- the graph as data
@@ -88,6 +89,7 @@ class GraphNode:
     inputs: list[int] = field(default_factory=list)
     grad: Any = None                  # the gradient to show, if any
     grad_text: str = ""
+    notes: list[str] = field(default_factory=list)   # the caller's extra lines, drawn last
     layer: int = 0
     x: float = 0.0
     y: float = 0.0
@@ -185,8 +187,9 @@ def _op_title(node: Any) -> str:
     return f"{name}({', '.join(params)})" if params else name
 
 
-def _box_size(title: str, lines: Sequence[str], grad_line: bool) -> tuple[float, float]:
-    texts = [title, *lines]
+def _box_size(title: str, lines: Sequence[str], grad_line: bool,
+              notes: Sequence[str] = ()) -> tuple[float, float]:
+    texts = [title, *lines, *notes]
     n_lines = len(texts) + (1 if grad_line else 0)
     chars = max(len(t) for t in texts)
     width = max(chars, 3) * CHAR_W + 2 * PAD_X
@@ -337,6 +340,7 @@ def _pava(values: Sequence[float], weights: Sequence[float]) -> list[float]:
 
 def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool = True,
                  grads: Any = None, edge_labels: Any = None,
+                 notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
                  leaves: Literal["near", "left"] = "near",
                  layer_gap: float = LAYER_GAP) -> GraphLayout:
     """Place the graph behind ``output``: boxes in layers, inputs left, output right.
@@ -347,7 +351,10 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     mapping or list of ``(tensor, gradient)`` pairs shows exactly those.
     ``edge_labels`` is ``None``, ``"local"`` (the local derivative on each edge
     between scalars) or a mapping or list of ``((input, consumer), text)``.
-    ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
+    ``notes`` is a mapping or list of ``(tensor, text)`` pairs: each text is
+    added at the bottom of that tensor's box, one line per line of the text
+    (split at newlines), and the box grows to fit it; tensors that are not in
+    the graph are ignored. ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
     all leaves that need a gradient up in the first column. ``layer_gap`` is
     the room between columns (widened to fit edge labels).
     """
@@ -366,6 +373,10 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         for t, g in pairs:
             if id(t) in keys:
                 grad_of[keys[id(t)]] = g.data if isinstance(g, Tensor) else np.asarray(g)
+    if notes is not None:
+        for t, text in (notes.items() if isinstance(notes, Mapping) else notes):
+            if id(t) in keys:
+                nodes[keys[id(t)]].notes.extend(str(text).split("\n"))
     for nd in nodes:
         if nd.tensor is not None:
             if nd.tensor.ndim > 0:
@@ -375,7 +386,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         if show_grads and nd.key in grad_of:
             nd.grad = grad_of[nd.key]
             nd.grad_text = "grad " + (_format(nd.grad) or CHECK)
-        nd.width, nd.height = _box_size(nd.title, nd.lines, bool(nd.grad_text))
+        nd.width, nd.height = _box_size(nd.title, nd.lines, bool(nd.grad_text), nd.notes)
         if nd.grad_text:
             nd.width = max(nd.width, len(nd.grad_text) * CHAR_W + 2 * PAD_X)
 
@@ -694,6 +705,7 @@ def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[in
         if nd.grad_text:
             show = shown_grads is None or nd.key in shown_grads
             texts.append((nd.grad_text if show else "", "bold", GRAD_COLOR))
+        texts += [(line, "normal", NOTE_COLOR) for line in nd.notes]
         y = nd.y + (len(texts) - 1) * LINE_H / 2
         for text, weight, color in texts:
             if text:
@@ -711,14 +723,17 @@ def _label_segment(layout: GraphLayout, e: GraphEdge) -> tuple[tuple[float, floa
 def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = True,
                show_grads: bool = True, grads: Any = None,
                highlight_nodes: Iterable[Any] = (), highlight_edges: Iterable[Any] = (),
-               edge_labels: Any = None, leaves: Literal["near", "left"] = "near",
+               edge_labels: Any = None,
+               notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
+               leaves: Literal["near", "left"] = "near",
                title: str | None = None, max_width: float = 7.0, max_height: float = 9.0) -> Axes:
     """Draw the expression graph behind ``output``: inputs on the left, output on the right.
 
     Leaves (blue), operations (amber) and constants (grey, dashed) are boxes
     showing the name or operation, the shape, the value (for scalars and tiny
-    arrays) and the gradient once computed (red). ``grads``, ``edge_labels``
-    and ``leaves`` are as in :func:`graph_layout`. ``highlight_nodes`` takes
+    arrays) and the gradient once computed (red). ``grads``, ``edge_labels``,
+    ``notes`` (extra lines of your own at the bottom of a box, in violet) and
+    ``leaves`` are as in :func:`graph_layout`. ``highlight_nodes`` takes
     tensors; ``highlight_edges`` takes ``(input, consumer)`` pairs of tensors.
 
     Without ``ax`` a figure is made to fit the graph (at most ``max_width`` by
@@ -726,7 +741,7 @@ def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = Tr
     as it is now: resize the figure first, then draw.
     """
     layout = graph_layout(output, show_values=show_values, show_grads=show_grads, grads=grads,
-                          edge_labels=edge_labels, leaves=leaves)
+                          edge_labels=edge_labels, notes=notes, leaves=leaves)
     ax, scale = _prepare_axes(layout, ax, max_width, max_height, title)
     _draw_layout(ax, layout, scale, None, _node_keys(layout, highlight_nodes),
                  _edge_keys(layout, highlight_edges), layout.output)

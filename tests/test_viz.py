@@ -318,6 +318,32 @@ def test_draw_graph_text_fits_in_small_and_large_graphs():
     texts_inside_boxes(ax)
 
 
+def test_notes_add_lines_that_grow_the_box_and_are_drawn_inside_it():
+    x = ad.tensor(0.5, requires_grad=True, name="x")
+    h = x * x
+    y = h * h + h
+    stranger = ad.tensor(1.0, requires_grad=True)       # not in the graph: ignored
+    long_note = "a note much wider than the box"
+    notes = {x: long_note, h: "two\nlines", stranger: "ignored"}
+    plain, noted = viz.graph_layout(y), viz.graph_layout(y, notes=notes)
+    nx, nh = noted.node(x), noted.node(h)
+    assert nx.notes == [long_note] and nh.notes == ["two", "lines"]
+    assert noted.node(y).notes == []
+    assert nx.height == pytest.approx(plain.node(x).height + viz.LINE_H)
+    assert nh.height == pytest.approx(plain.node(h).height + 2 * viz.LINE_H)
+    assert nx.width >= len(long_note) * viz.CHAR_W
+    assert noted.node(y).height == pytest.approx(plain.node(y).height)
+    as_pairs = viz.graph_layout(y, notes=[(x, long_note), (h, "two\nlines")])
+    assert [nd.notes for nd in as_pairs.nodes] == [nd.notes for nd in noted.nodes]
+    boxes = [nd.box for nd in noted.nodes]
+    for i, a in enumerate(boxes):
+        assert not any(overlap(a, b) for b in boxes[i + 1:])
+    ax = viz.draw_graph(y, notes=notes)
+    drawn = [t.get_text() for t in ax.texts]
+    assert long_note in drawn and "two" in drawn and "lines" in drawn and "ignored" not in drawn
+    assert texts_inside_boxes(ax) == len(noted.nodes) * 2 + 3     # title, value, notes
+
+
 def test_highlights_change_the_colours():
     f, x1, x2 = chapter_graph()
     v = f._node.inputs[0]           # ln x1 + x1 x2
