@@ -43,7 +43,7 @@ class Sub(Function):
         return x - y
 
     def backward(self, x, y, grad):
-        return grad, -grad
+        return grad, (-grad if self.needs_input_grad[1] else None)
 
 
 class Mul(Function):
