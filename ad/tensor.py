@@ -96,7 +96,18 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor you made; False for the result of a recorded operation."""
         return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The recorded operation that made this tensor (``None`` for a leaf).
+
+        It is a :class:`~ad.function.Function` node: ``grad_fn.inputs`` are the
+        operation's inputs, ``grad_fn.name`` its name. Following ``inputs``
+        from the output walks the whole graph.
+        """
+        return self._node
 
     # ----- numpy interoperability: np.exp(t) and friends record on tensors
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
