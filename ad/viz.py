@@ -646,7 +646,11 @@ def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: fl
     if ax is None:
         scale = min(1.0, max_width * 72 / w, max_height * 72 / h)
         title_in = 0.35 if title else 0.0
-        fig = plt.figure(figsize=(w * scale / 72, h * scale / 72 + title_in))
+        fig_w = w * scale / 72
+        if title:       # a title wider than the graph widens the figure (up to max_width)
+            fig_w = min(max(fig_w, _text_width(title, _title_size(scale)) / 72 + 0.25),
+                        max(fig_w, max_width))
+        fig = plt.figure(figsize=(fig_w, h * scale / 72 + title_in))
         ax = fig.add_axes((0, 0, 1, (h * scale / 72) / (h * scale / 72 + title_in)))
     ax.set_xlim(-margin, layout.width + margin)
     ax.set_ylim(-layout.height - margin, margin)
@@ -657,8 +661,18 @@ def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: fl
     fw, fh = fig.get_size_inches()
     scale = min(pos.width * fw * 72 / w, pos.height * fh * 72 / h)
     if title:
-        ax.set_title(title, fontsize=max(8.0, min(11.0, 11.0 * scale)))
+        ax.set_title(title, fontsize=_title_size(scale))
     return ax, scale
+
+
+def _title_size(scale: float) -> float:
+    return max(8.0, min(11.0, 11.0 * scale))
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width of ``text`` in points, set in matplotlib's default font (math included)."""
+    from matplotlib.textpath import TextPath
+    return float(TextPath((0, 0), text, size=size).get_extents().width)
 
 
 def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[int] | None,

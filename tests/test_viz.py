@@ -344,6 +344,19 @@ def test_notes_add_lines_that_grow_the_box_and_are_drawn_inside_it():
     assert texts_inside_boxes(ax) == len(noted.nodes) * 2 + 3     # title, value, notes
 
 
+def test_a_title_wider_than_the_graph_widens_the_figure():
+    x = ad.tensor(2.0, requires_grad=True, name="x")
+    y = x * x
+    title = "A title much longer than this little graph of one multiplication"
+    ax = viz.draw_graph(y, title=title)
+    fig = ax.figure
+    fig.canvas.draw()
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width, "the title is cut off"
+    assert fig.get_size_inches()[0] <= 7.0 + 1e-9
+    assert viz.draw_graph(y).figure.get_size_inches()[0] < fig.get_size_inches()[0]
+
+
 def test_highlights_change_the_colours():
     f, x1, x2 = chapter_graph()
     v = f._node.inputs[0]           # ln x1 + x1 x2
