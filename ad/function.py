@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from contextlib import contextmanager
 from types import MethodType
-from typing import Any, Iterator
+from typing import Any, ContextManager, Iterator
 
 import numpy as np
 
@@ -23,25 +23,23 @@ _sequence = itertools.count()
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _recording_set_to(value: bool) -> Iterator[None]:
+    global _recording
+    previous, _recording = _recording, value
+    try:
+        yield
+    finally:
+        _recording = previous
+
+
+def no_grad() -> ContextManager[None]:
     """Run a block without recording the graph (results do not require grad)."""
-    global _recording
-    previous, _recording = _recording, False
-    try:
-        yield
-    finally:
-        _recording = previous
+    return _recording_set_to(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> ContextManager[None]:
     """Record the graph inside this block, even within :func:`no_grad`."""
-    global _recording
-    previous, _recording = _recording, True
-    try:
-        yield
-    finally:
-        _recording = previous
+    return _recording_set_to(True)
 
 
 def is_grad_enabled() -> bool:
