@@ -20,16 +20,23 @@ drawing function is first called.
 How the graph is laid out (the Sugiyama recipe, kept small): operations get
 layers by longest path from the inputs, so every edge points right; a leaf or
 constant sits one layer before its first consumer; an edge that spans several
-layers gets invisible waypoints, one per layer it crosses; the order within
+layers gets invisible waypoints, one per layer it crosses. The order within
 each layer starts from a depth-first walk from the output (which draws a tree
-without crossings) and is improved by barycentric sweeps, keeping the order
-with the fewest crossings; heights are then chosen as close as possible to
-each node's neighbours, subject to the boxes not overlapping (an isotonic
-regression, solved exactly by pool-adjacent-violators).
+without crossings). A small graph then gets the order with the fewest
+crossings there is, found by dynamic programming over the layers (crossings
+depend only on neighbouring layers); a larger one is improved by barycentric
+sweeps, down and up, each followed by swaps of neighbours that remove
+crossings, keeping the best order seen. A box's inputs arrive top to bottom in
+the order of their sources, so arrows never cross at a box. Heights are then
+chosen as close as possible to each node's neighbours, subject to the boxes
+not overlapping (an isotonic regression, solved exactly by
+pool-adjacent-violators). Last, each edge label goes to the place on its edge,
+among a few, that is clearest of boxes, arrowheads, other edges and labels.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
 
@@ -55,6 +62,11 @@ PAD_X, PAD_Y = 0.7 * FONT, 0.45 * FONT
 NODE_GAP = 1.0 * FONT         # vertical space between boxes in a layer
 LAYER_GAP = 3.0 * FONT        # horizontal space between layers
 WAYPOINT_H = 0.8 * FONT       # the room an edge takes when it passes a layer
+MARGIN = 0.6 * FONT           # room around a drawn graph
+LABEL_SIZE = 0.85             # edge labels' font, relative to the boxes'
+# The small graphs of draw_backward_steps have narrower gaps, padding and margins, so
+# that their text stays readable: two columns, 7 inches wide, show chapter 3's at 9 pt.
+STEP_GAP, STEP_PAD, STEP_MARGIN = 1.15 * FONT, 0.3 * FONT, 0.2 * FONT
 TINY = 4                      # arrays with at most this many elements show their values...
 MAX_VALUE_CHARS = 22          # ...if they fit in this many characters
 CHECK = "\u2713"              # shown for a gradient too large to print
@@ -109,9 +121,11 @@ class GraphEdge:
 
     ``index`` is the input's position in the call (``x * x`` has two edges, 0
     and 1). ``points`` is the route: from the source box's right side, through
-    one waypoint pair per layer crossed, to the target box's left side; the
-    stretches listed in ``gaps`` are the crossings of the gaps between layers
-    (drawn as curves), the others run straight along a column.
+    one waypoint pair per layer crossed, to the target box's left side (at a
+    port: a box's inputs arrive top to bottom in the order of their sources);
+    the stretches listed in ``gaps`` are the crossings of the gaps between
+    layers (drawn as curves), the others run straight along a column.
+    ``label_at`` is where the label's centre goes, a point on one of those curves.
     """
 
     source: int
@@ -121,6 +135,7 @@ class GraphEdge:
     label: str = ""
     points: list[tuple[float, float]] = field(default_factory=list)
     gaps: list[int] = field(default_factory=list)   # i: points[i] -> points[i + 1] crosses a gap
+    label_at: tuple[float, float] | None = None    # the centre of the label, on the edge
 
 
 @dataclass
@@ -187,14 +202,10 @@ def _op_title(node: Any) -> str:
     return f"{name}({', '.join(params)})" if params else name
 
 
-def _box_size(title: str, lines: Sequence[str], grad_line: bool,
-              notes: Sequence[str] = ()) -> tuple[float, float]:
-    texts = [title, *lines, *notes]
-    n_lines = len(texts) + (1 if grad_line else 0)
+def _box_size(texts: Sequence[str], pad_x: float = PAD_X) -> tuple[float, float]:
+    """The size of a box holding these lines (room for an empty line is kept too)."""
     chars = max(len(t) for t in texts)
-    width = max(chars, 3) * CHAR_W + 2 * PAD_X
-    height = n_lines * LINE_H + 2 * PAD_Y
-    return width, height
+    return max(chars, 3) * CHAR_W + 2 * pad_x, len(texts) * LINE_H + 2 * PAD_Y
 
 
 # ---------------------------------------------------------------- gradients without side effects
@@ -342,7 +353,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
                  grads: Any = None, edge_labels: Any = None,
                  notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
                  leaves: Literal["near", "left"] = "near",
-                 layer_gap: float = LAYER_GAP) -> GraphLayout:
+                 layer_gap: float = LAYER_GAP, box_pad: float = PAD_X) -> GraphLayout:
     """Place the graph behind ``output``: boxes in layers, inputs left, output right.
 
     ``grads`` chooses the gradients reserved room and shown: ``None`` uses the
@@ -356,7 +367,8 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     (split at newlines), and the box grows to fit it; tensors that are not in
     the graph are ignored. ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
     all leaves that need a gradient up in the first column. ``layer_gap`` is
-    the room between columns (widened to fit edge labels).
+    the room between columns (widened to fit edge labels) and ``box_pad`` the
+    room either side of the text in a box.
     """
     nodes, edges, keys = _collect(output)
     n = len(nodes)
@@ -386,9 +398,8 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         if show_grads and nd.key in grad_of:
             nd.grad = grad_of[nd.key]
             nd.grad_text = "grad " + (_format(nd.grad) or CHECK)
-        nd.width, nd.height = _box_size(nd.title, nd.lines, bool(nd.grad_text), nd.notes)
-        if nd.grad_text:
-            nd.width = max(nd.width, len(nd.grad_text) * CHAR_W + 2 * PAD_X)
+        grad_line = [nd.grad_text] if nd.grad_text else []
+        nd.width, nd.height = _box_size([nd.title, *nd.lines, *grad_line, *nd.notes], box_pad)
 
     label_of: dict[tuple[int, int], str] = {}
     if edge_labels == "local":
@@ -402,7 +413,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     for e in edges:
         e.label = label_of.get((e.source, e.target, e.index), label_of.get((e.source, e.target), ""))
     widest_label = max((len(e.label) for e in edges), default=0)
-    gap = max(layer_gap, widest_label * CHAR_W + 2.2 * FONT) if widest_label else layer_gap
+    gap = max(layer_gap, widest_label * CHAR_W * LABEL_SIZE + 3.5 * FONT) if widest_label else layer_gap
 
     # ---- layers: longest path for operations; leaves and constants just before first use
     consumers: list[list[int]] = [[] for _ in range(n)]
@@ -440,51 +451,40 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         chains.append(chain)
     nv = len(vlayer)
     n_in = [len(nd.inputs) for nd in nodes]
-    # segments between adjacent layers: (left vnode, right vnode, port offset at the right end)
-    preds: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
-    succs: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    # segments between adjacent layers, per gap: (left vnode, right vnode, argument index
+    # when the right end is the edge's target, else -1)
+    gaps: list[list[tuple[int, int, int]]] = [[] for _ in range(n_layers - 1)]
     for e, chain in zip(edges, chains):
         for a, b in zip(chain, chain[1:]):
-            port = 0.0
-            if b == e.target and n_in[b] > 1:
-                port = 0.6 * (e.index / (n_in[b] - 1) - 0.5)
-            preds[b].append((a, port))
-            succs[a].append((b, port))
+            gaps[vlayer[a]].append((a, b, e.index if b == e.target else -1))
 
-    # ---- order within layers: depth-first from the output, then barycentric sweeps
-    first_seen = _preorder(output_key=0, preds=preds, nv=nv)
+    # ---- order within layers: depth-first from the output, then fewest crossings
+    first_seen = _preorder(0, gaps, nv)
     rows: list[list[int]] = [[] for _ in range(n_layers)]
     for v in sorted(range(nv), key=lambda v: first_seen[v]):
         rows[vlayer[v]].append(v)
+    rows = _exact_order(rows, gaps, n) or _heuristic_order(rows, gaps)
 
-    def crossings(rows: list[list[int]]) -> int:
-        pos = {v: i for row in rows for i, v in enumerate(row)}
-        count = 0
-        for row in rows[:-1]:
-            segs = [(pos[a], pos[b] + port) for a in row for b, port in succs[a]]
-            for i, (a0, a1) in enumerate(segs):
-                for b0, b1 in segs[i + 1:]:
-                    if (a0 - b0) * (a1 - b1) < 0:
-                        count += 1
-        return count
-
-    best, best_count = [list(r) for r in rows], crossings(rows)
-    for sweep in range(12):
-        if best_count == 0:
-            break
-        pos = {v: i for row in rows for i, v in enumerate(row)}
-        if sweep % 2 == 0:                   # right to left: order by consumers
-            for lay in range(n_layers - 2, -1, -1):
-                rows[lay].sort(key=lambda v: _mean([pos[b] + p for b, p in succs[v]], pos[v]))
-                pos.update({v: i for i, v in enumerate(rows[lay])})
-        else:                                # left to right: order by inputs
-            for lay in range(1, n_layers):
-                rows[lay].sort(key=lambda v: _mean([pos[a] - p for a, p in preds[v]], pos[v]))
-                pos.update({v: i for i, v in enumerate(rows[lay])})
-        count = crossings(rows)
-        if count < best_count:
-            best, best_count = [list(r) for r in rows], count
-    rows = best
+    # ---- ports: a box's inputs arrive top to bottom in the order of their sources,
+    # so that arrows never cross at the box (argument order breaks ties: x * x)
+    pos = {v: i for row in rows for i, v in enumerate(row)}
+    arrivals: dict[int, list[int]] = {}
+    for j in sorted(range(len(edges)), key=lambda j: (pos[chains[j][-2]], edges[j].index)):
+        arrivals.setdefault(edges[j].target, []).append(j)
+    rank = [0] * len(edges)
+    for js in arrivals.values():
+        for r, j in enumerate(js):
+            rank[j] = r
+    # (neighbour, port) pairs: the port is -0.3 (top) ... 0.3 (bottom) at the target's end
+    preds: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    succs: list[list[tuple[int, float]]] = [[] for _ in range(nv)]
+    for j, (e, chain) in enumerate(zip(edges, chains)):
+        for a, b in zip(chain, chain[1:]):
+            port = 0.0
+            if b == e.target and n_in[b] > 1:
+                port = 0.6 * (rank[j] / (n_in[b] - 1) - 0.5)
+            preds[b].append((a, port))
+            succs[a].append((b, port))
 
     # ---- x: one column per layer, as wide as its widest box
     col_w = [0.0] * n_layers
@@ -542,7 +542,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         nd.y = -(depth[nd.key] - top)
 
     # ---- routes
-    for e, chain in zip(edges, chains):
+    for e, chain, r in zip(edges, chains, rank):
         src, dst = nodes[e.source], nodes[e.target]
         pts = [(src.x + src.width / 2, src.y)]
         right = col_left[src.layer] + col_w[src.layer]
@@ -556,7 +556,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
                 pts.append((col_left[vlayer[v]] + col_w[vlayer[v]], y))
         port = 0.0
         if n_in[e.target] > 1:
-            port = _port_span(dst) * (0.5 - e.index / (n_in[e.target] - 1))
+            port = _port_span(dst) * (0.5 - r / (n_in[e.target] - 1))
         y = dst.y + port
         e.gaps.append(len(pts) - 1)
         pts.append((col_left[dst.layer], y))
@@ -564,6 +564,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
             pts.append((dst.x - dst.width / 2, y))
         e.points = pts
 
+    _place_labels(nodes, edges)
     return GraphLayout(nodes, edges, 0, [[v for v in row if v < n] for row in rows],
                        width=col_left[-1] + col_w[-1], height=bottom - top, _keys=keys)
 
@@ -594,8 +595,21 @@ def _post_order(nodes: list[GraphNode]) -> list[int]:
     return order
 
 
-def _preorder(output_key: int, preds: list[list[tuple[int, float]]], nv: int) -> list[int]:
-    """Depth-first discovery number of every virtual node, inputs in port order."""
+# ---------------------------------------------------------------- order within layers
+# A layer's order is a list of virtual nodes (boxes and waypoints); gaps[i] lists the
+# segments (left, right, argument index or -1) between layers i and i + 1.
+
+EXACT_MAX_ROW = 6             # exact search when no layer has more nodes than this...
+EXACT_MAX_PAIRS = 10_000      # ...and adjacent layers have at most this many pairs of orders
+SWEEPS = 24                   # otherwise: barycentric sweeps, half down, half up
+
+
+def _preorder(output_key: int, gaps: list[list[tuple[int, int, int]]], nv: int) -> list[int]:
+    """Depth-first discovery number of every virtual node, inputs in argument order."""
+    preds: list[list[tuple[int, int]]] = [[] for _ in range(nv)]
+    for gap in gaps:
+        for a, b, index in gap:
+            preds[b].append((index, a))
     seen = [nv] * nv
     count = 0
     stack = [output_key]
@@ -605,9 +619,192 @@ def _preorder(output_key: int, preds: list[list[tuple[int, float]]], nv: int) ->
             continue
         seen[v] = count
         count += 1
-        ordered = sorted(preds[v], key=lambda ap: ap[1])     # top port first
-        stack.extend(a for a, _ in reversed(ordered) if seen[a] == nv)
+        stack.extend(a for _, a in sorted(preds[v], reverse=True) if seen[a] == nv)
     return seen
+
+
+def _gap_crossings(gap: list[tuple[int, int, int]], left: Mapping[int, int],
+                   right: Mapping[int, int]) -> int:
+    """Crossings between two adjacent layers in the given positions (inputs of one box
+    never cross: their ports follow their sources)."""
+    ends = [(left[a], right[b]) for a, b, _ in gap]
+    return sum((a0 - a1) * (b0 - b1) < 0
+               for i, (a0, b0) in enumerate(ends) for a1, b1 in ends[i + 1:])
+
+
+def _inversions(order: Sequence[int], pos: Mapping[int, int]) -> int:
+    """Pairs of ``order`` that ``pos`` puts the other way round."""
+    return sum(pos[u] > pos[v] for i, u in enumerate(order) for v in order[i + 1:])
+
+
+def _exact_order(rows: list[list[int]], gaps: list[list[tuple[int, int, int]]],
+                 n_boxes: int) -> list[list[int]] | None:
+    """The best orders of a small graph, or None if it is too large to try them all.
+
+    Best means fewest crossings, then fewest inputs arriving out of argument
+    order, then the boxes (virtual nodes below ``n_boxes``) closest to their
+    given order. Crossings depend only on adjacent layers, so dynamic
+    programming over the layers, one state per order of a layer, is exact.
+    """
+    if max(len(row) for row in rows) > EXACT_MAX_ROW:
+        return None
+    orders = [list(itertools.permutations(row)) for row in rows]
+    if sum(len(p) * len(q) for p, q in zip(orders, orders[1:])) > EXACT_MAX_PAIRS:
+        return None
+    positions = [[{v: i for i, v in enumerate(o)} for o in layer] for layer in orders]
+
+    def own_cost(lay: int, pos: dict[int, int]) -> tuple[int, int, int]:
+        arriving: dict[int, list[tuple[int, int]]] = {}
+        for a, b, index in gaps[lay] if lay < len(gaps) else ():
+            if index >= 0:
+                arriving.setdefault(b, []).append((index, a))
+        out_of_order = sum(_inversions([a for _, a in sorted(ins)], pos)
+                           for ins in arriving.values())
+        return 0, out_of_order, _inversions([v for v in rows[lay] if v < n_boxes], pos)
+
+    cost = [own_cost(0, pos) for pos in positions[0]]
+    back: list[list[int]] = []
+    for lay in range(1, len(rows)):
+        new_cost, choice = [], []
+        for pos in positions[lay]:
+            best = min(((cost[j][0] + _gap_crossings(gaps[lay - 1], prev, pos), *cost[j][1:]), j)
+                       for j, prev in enumerate(positions[lay - 1]))
+            mine = own_cost(lay, pos)
+            new_cost.append(tuple(x + y for x, y in zip(best[0], mine)))
+            choice.append(best[1])
+        cost = new_cost
+        back.append(choice)
+    k = min(range(len(cost)), key=lambda k: (cost[k], k))
+    picked = [k]
+    for choice in reversed(back):
+        picked.append(choice[picked[-1]])
+    return [list(layer[k]) for layer, k in zip(orders, reversed(picked))]
+
+
+def _heuristic_order(rows: list[list[int]], gaps: list[list[tuple[int, int, int]]]
+                     ) -> list[list[int]]:
+    """Barycentric sweeps, each followed by adjacent swaps; the orders with fewest crossings."""
+    left: dict[int, list[int]] = {}
+    right: dict[int, list[int]] = {}
+    for gap in gaps:
+        for a, b, _ in gap:
+            right.setdefault(a, []).append(b)
+            left.setdefault(b, []).append(a)
+
+    def total(rows: list[list[int]]) -> int:
+        pos = {v: i for row in rows for i, v in enumerate(row)}
+        return sum(_gap_crossings(gap, pos, pos) for gap in gaps)
+
+    rows = _transpose([list(r) for r in rows], left, right)
+    best, best_count = [list(r) for r in rows], total(rows)
+    for sweep in range(SWEEPS):
+        if best_count == 0:
+            break
+        pos = {v: i for row in rows for i, v in enumerate(row)}
+        down = sweep % 2 == 1                  # down: order by inputs; up: by consumers
+        layers = range(1, len(rows)) if down else range(len(rows) - 2, -1, -1)
+        side = left if down else right
+        for lay in layers:
+            rows[lay].sort(key=lambda v: _mean([pos[u] for u in side.get(v, [])], pos[v]))
+            pos.update({v: i for i, v in enumerate(rows[lay])})
+        rows = _transpose(rows, left, right)
+        count = total(rows)
+        if count < best_count:
+            best, best_count = [list(r) for r in rows], count
+    return best
+
+
+def _transpose(rows: list[list[int]], left: Mapping[int, list[int]],
+               right: Mapping[int, list[int]]) -> list[list[int]]:
+    """Swap neighbours in a layer while that removes crossings (each swap removes some,
+    so this ends)."""
+    pos = {v: i for row in rows for i, v in enumerate(row)}
+
+    def crossings(u: int, v: int) -> int:          # between u's and v's edges, u above v
+        return sum(pos[a] > pos[b] for side in (left, right)
+                   for a in side.get(u, []) for b in side.get(v, []))
+
+    swapped = True
+    while swapped:
+        swapped = False
+        for row in rows:
+            for i in range(len(row) - 1):
+                u, v = row[i], row[i + 1]
+                if crossings(v, u) < crossings(u, v):
+                    row[i], row[i + 1] = v, u
+                    pos[u], pos[v] = i + 1, i
+                    swapped = True
+    return rows
+
+
+# ---------------------------------------------------------------- edge labels
+
+LABEL_ROOM = 1.0 * FONT       # clearance that is enough: then the preferred place wins
+LABEL_TS = (0.5, 0.35, 0.65, 0.2, 0.8)   # candidate places along a curve, preferred first
+
+
+def _curve_point(p: tuple[float, float], q: tuple[float, float], t: float) -> tuple[float, float]:
+    """The point at ``t`` on the curve drawn from p to q (a cubic Bezier, level at both ends)."""
+    xm = (p[0] + q[0]) / 2
+    u = 1 - t
+    x = u ** 3 * p[0] + 3 * u * t * xm + t ** 3 * q[0]
+    y = (u ** 3 + 3 * u * u * t) * p[1] + (3 * u * t * t + t ** 3) * q[1]
+    return x, y
+
+
+def _edge_samples(e: GraphEdge) -> list[tuple[float, float]]:
+    """Points along an edge as drawn, close enough to tell where it runs."""
+    out = []
+    for i, (p, q) in enumerate(zip(e.points, e.points[1:])):
+        if i in e.gaps:
+            out += [_curve_point(p, q, k / 16) for k in range(16)]
+        else:
+            out += [(p[0] + (q[0] - p[0]) * k / 4, p[1]) for k in range(4)]
+    return out + [e.points[-1]]
+
+
+def _label_half_size(text: str) -> tuple[float, float]:
+    return len(text) * CHAR_W * LABEL_SIZE / 2 + 0.25 * FONT, 0.65 * FONT
+
+
+def _clearance(centre: tuple[float, float], half: tuple[float, float],
+               points: np.ndarray, rects: np.ndarray) -> float:
+    """The distance from a label's rectangle to the nearest point and rectangle
+    (rects: rows of centre x, centre y, half width, half height)."""
+    cx, cy = centre
+    to_points = np.hypot(np.maximum(np.abs(points[:, 0] - cx) - half[0], 0),
+                         np.maximum(np.abs(points[:, 1] - cy) - half[1], 0))
+    to_rects = np.hypot(np.maximum(np.abs(rects[:, 0] - cx) - half[0] - rects[:, 2], 0),
+                        np.maximum(np.abs(rects[:, 1] - cy) - half[1] - rects[:, 3], 0))
+    return float(min(to_points.min(), to_rects.min()))
+
+
+def _place_labels(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
+    """Put each edge's label on its edge where it is clearest of boxes, arrowheads,
+    other edges and the other labels: each label in turn takes its best place,
+    in two rounds (the second sees every label), and ties go to the preferred
+    place (the middle of the last curve)."""
+    labelled = [j for j, e in enumerate(edges) if e.label]
+    if not labelled:
+        return
+    samples = [np.array(_edge_samples(e)) for e in edges]
+    heads = np.array([p for e in edges for p in (e.points[-1], (e.points[-1][0] - 0.4 * FONT,
+                                                                e.points[-1][1]))])
+    boxes = np.array([(nd.x, nd.y, nd.width / 2, nd.height / 2) for nd in nodes])
+    candidates = {j: [_curve_point(edges[j].points[i], edges[j].points[i + 1], t)
+                      for i in reversed(edges[j].gaps) for t in LABEL_TS] for j in labelled}
+    placed: dict[int, tuple[float, float]] = {}
+    for _ in range(2):
+        for j in labelled:
+            half = _label_half_size(edges[j].label)
+            points = np.concatenate([heads, *(samples[k] for k in range(len(edges)) if k != j)])
+            labels = [(*placed[k], *_label_half_size(edges[k].label)) for k in placed if k != j]
+            rects = np.concatenate([boxes, np.array(labels).reshape(-1, 4)])
+            scores = [min(_clearance(c, half, points, rects), LABEL_ROOM)
+                      for c in candidates[j]]
+            placed[j] = candidates[j][scores.index(max(scores))]
+    for j, at in placed.items():
+        edges[j].label_at = at
 
 
 # ---------------------------------------------------------------- drawing
@@ -638,10 +835,9 @@ def _node_keys(layout: GraphLayout, items: Iterable[Any]) -> set[int]:
 
 
 def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: float,
-                  title: str | None) -> tuple[Any, float]:
+                  title: str | None, margin: float = MARGIN) -> tuple[Any, float]:
     """The Axes to draw on and the points per layout unit on it."""
     plt = _plt()
-    margin = 0.6 * FONT
     w, h = layout.width + 2 * margin, layout.height + 2 * margin
     if ax is None:
         scale = min(1.0, max_width * 72 / w, max_height * 72 / h)
@@ -697,11 +893,11 @@ def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[in
             linestyle="-" if e.differentiable else (0, (3, 2)), shrinkA=0, shrinkB=0,
             zorder=3 if lit else 1)
         ax.add_patch(arrow)
-        if e.label:
-            (x0, y0), (x1, y1) = _label_segment(layout, e)
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2, e.label, ha="center", va="center",
-                    fontsize=fs * 0.85, family="monospace", color=HIGHLIGHT if lit else "#334155",
-                    zorder=4, bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9))
+        if e.label_at is not None:
+            ax.text(*e.label_at, e.label, ha="center", va="center", fontsize=fs * LABEL_SIZE,
+                    family="monospace", color=HIGHLIGHT if lit else "#334155", zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#cbd5e1",
+                              lw=0.5 * max(scale, 0.5)))
 
     for nd in layout.nodes:
         face, edge = COLORS[nd.kind]
@@ -726,12 +922,6 @@ def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[in
                 ax.text(nd.x, y, text, ha="center", va="center", fontsize=fs,
                         family="monospace", weight=weight, color=color, zorder=6)
             y -= LINE_H
-
-
-def _label_segment(layout: GraphLayout, e: GraphEdge) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The stretch of an edge that carries its label: its last crossing of a gap."""
-    i = e.gaps[-1]
-    return e.points[i], e.points[i + 1]
 
 
 def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = True,
@@ -762,7 +952,7 @@ def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = Tr
     return ax
 
 
-def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = False,
+def draw_backward_steps(output: Tensor, ncols: int = 2, *, show_values: bool = False,
                         edge_labels: Any = None, leaves: Literal["near", "left"] = "near",
                         panel_width: float | None = None, title: str | None = None) -> np.ndarray:
     """Draw the backward pass as a grid of small graphs, one per step.
@@ -771,17 +961,20 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
     the edges it came back along, their arrowheads turned to point the way the
     gradient flows (it is the sum of what each consumer sent); the gradients
     completed so far are shown in red. Gradients are computed by
-    :func:`backward_steps`, so no tensor's ``.grad`` changes. Returns the
+    :func:`backward_steps`, so no tensor's ``.grad`` changes. Every panel
+    draws the same layout, with room for every gradient reserved from the
+    start, so no box moves or changes size between steps. The text scales
+    with ``panel_width`` (inches; the default fills 7 inches). Returns the
     array of Axes (unused cells of the grid are switched off).
     """
     plt = _plt()
     steps = backward_steps(output)
     layout = graph_layout(output, show_values=show_values, show_grads=True, grads="all",
-                          edge_labels=edge_labels, leaves=leaves, layer_gap=0.7 * LAYER_GAP)
+                          edge_labels=edge_labels, leaves=leaves, layer_gap=STEP_GAP,
+                          box_pad=STEP_PAD)
     ncols = max(1, min(ncols, len(steps)))
     nrows = -(-len(steps) // ncols)
-    margin = 0.6 * FONT
-    aspect = (layout.height + 2 * margin) / (layout.width + 2 * margin)
+    aspect = (layout.height + 2 * STEP_MARGIN) / (layout.width + 2 * STEP_MARGIN)
     if panel_width is None:
         panel_width = 7.0 / ncols
     pad, title_h, suptitle_h = 0.03, 0.4, (0.4 if title else 0.0)
@@ -808,8 +1001,9 @@ def draw_backward_steps(output: Tensor, ncols: int = 3, *, show_values: bool = F
         name = step.tensor.name or layout.nodes[k].title
         n = len(step.edges)
         how = "seeded with 1" if n == 0 else ("from 1 edge" if n == 1 else f"sum over {n} edges")
-        ax, scale = _prepare_axes(layout, ax, 0, 0, None)
-        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", fontsize=9, linespacing=1.3)
+        ax, scale = _prepare_axes(layout, ax, 0, 0, None, STEP_MARGIN)
+        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", linespacing=1.3,
+                     fontsize=min(11.0, max(9.0, FONT * scale)))      # as the boxes' text
         edges = {(layout.key(x), layout.key(t)) for x, t, _ in step.edges}
         _draw_layout(ax, layout, scale, set(shown), {k}, edges, layout.output, reverse_highlight=True)
     return axes
