@@ -33,12 +33,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet --upgrade pip
 
 # The stamps make a second `make` skip pip entirely until pyproject.toml changes.
-$(VENV)/.stamp-book: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[book]'
+$(VENV)/.stamp-book: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -c constraints.txt -e '.[book]'
 	touch $@
 
-$(VENV)/.stamp-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[book,test]'
+$(VENV)/.stamp-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -c constraints.txt -e '.[book,test]'
 	touch $@ $(VENV)/.stamp-book
 
 venv: $(BIN)/python
