@@ -81,6 +81,11 @@ class Function:
     """
 
     __slots__ = ("inputs", "arrays", "output", "needs_input_grad", "sequence")
+    inputs: tuple[Any, ...]
+    arrays: tuple[Any, ...]
+    output: Any
+    needs_input_grad: tuple[bool, ...]
+    sequence: int
     name = "function"
     mismatch = "cannot be broadcast together"
 

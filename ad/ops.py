@@ -450,7 +450,7 @@ class Stack(Function):
 
 # ----- the functions people call
 
-def _axis_op(cls: type[Function]):
+def _axis_op(cls: Any) -> Any:
     def op(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
         return cls(axis, keepdims)(x)
     op.__name__ = cls.name
