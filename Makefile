@@ -67,6 +67,7 @@ chromium:
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy ad
 
 unit: install
 	$(PYTEST) tests || { status=$$?; [ $$status -eq 5 ] && echo "(no unit tests collected)" || exit $$status; }

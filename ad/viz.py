@@ -47,6 +47,7 @@ from .tensor import Tensor, _reverse_topological_order, unbroadcast
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.typing import LegendLocType
 
 __all__ = [
     "GraphNode", "GraphEdge", "GraphLayout", "BackwardStep",
@@ -401,7 +402,8 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         grad_line = [nd.grad_text] if nd.grad_text else []
         nd.width, nd.height = _box_size([nd.title, *nd.lines, *grad_line, *nd.notes], box_pad)
 
-    label_of: dict[tuple[int, int], str] = {}
+    # keys are (source, target, index) for local derivatives, (source, target) otherwise
+    label_of: dict[tuple[int, ...], str] = {}
     if edge_labels == "local":
         for x, t, i, d in local_derivatives(output):
             label_of[(keys[id(x)], keys[id(t)], i)] = _format(d, 3)
@@ -662,10 +664,11 @@ def _exact_order(rows: list[list[int]], gaps: list[list[tuple[int, int, int]]],
                            for ins in arriving.values())
         return 0, out_of_order, _inversions([v for v in rows[lay] if v < n_boxes], pos)
 
-    cost = [own_cost(0, pos) for pos in positions[0]]
+    cost: list[tuple[int, ...]] = [own_cost(0, pos) for pos in positions[0]]
     back: list[list[int]] = []
     for lay in range(1, len(rows)):
-        new_cost, choice = [], []
+        new_cost: list[tuple[int, ...]] = []
+        choice: list[int] = []
         for pos in positions[lay]:
             best = min(((cost[j][0] + _gap_crossings(gaps[lay - 1], prev, pos), *cost[j][1:]), j)
                        for j, prev in enumerate(positions[lay - 1]))
@@ -1019,7 +1022,7 @@ def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 4.0)) -> Any:
 
 def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequence[float],
                   x_range: tuple[float, float] | None = None, ax: Axes | None = None, *,
-                  half_width: float = 0.6, annotate: bool = True, legend_loc: str = "best",
+                  half_width: float = 0.6, annotate: bool = True, legend_loc: LegendLocType = "best",
                   title: str = "A function and its tangent lines", label: str = "f(x)") -> Axes:
     """Plot ``f`` over ``x_range`` and its tangent line (slope ``df(x)``) at each of ``xs``.
 
@@ -1055,8 +1058,12 @@ def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequenc
     return ax
 
 
-def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float, hs: Sequence[float],
-              method: Literal["forward", "central"] = "forward",
+FDMethod = Literal["forward", "central"]
+"""The finite-difference formulas :func:`fd_errors` knows."""
+
+
+def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
+              hs: Sequence[float] | np.ndarray, method: FDMethod = "forward",
               dtype: Any = np.float64) -> np.ndarray:
     """Absolute errors of finite-difference derivatives of ``f`` at ``x``, one per step in ``hs``.
 
@@ -1067,7 +1074,7 @@ def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float, hs: S
     dt = np.dtype(dtype).type
     x_d = dt(x)
     exact = float(df(np.float64(x_d)))
-    errors = []
+    errors: list[float] = []
     with np.errstate(all="ignore"):
         for h in hs:
             h_d = dt(h)
@@ -1082,8 +1089,8 @@ def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float, hs: S
 
 
 def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
-                  hs: Sequence[float] | None = None, ax: Axes | None = None, *,
-                  methods: Sequence[str] = ("forward", "central"),
+                  hs: Sequence[float] | np.ndarray | None = None, ax: Axes | None = None, *,
+                  methods: Sequence[FDMethod] = ("forward", "central"),
                   dtypes: Sequence[Any] = (np.float64, np.float32), mark_best: bool = False,
                   title: str | None = None) -> Axes:
     """Finite-difference error against step size ``h`` on log-log axes: the V curves.
@@ -1093,19 +1100,19 @@ def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
     smallest error. Errors that are exactly zero are left out of the plot.
     """
     ax = _axes(ax, (6.4, 4.2))
-    hs = np.logspace(-16, 0, 161) if hs is None else np.asarray(hs, dtype=float)
+    steps: np.ndarray = np.logspace(-16, 0, 161) if hs is None else np.asarray(hs, dtype=float)
     colors = {"forward": "#2563eb", "central": "#dc2626"}
     styles = ["-", "--", ":", "-."]
     for j, dtype in enumerate(dtypes):
         for method in methods:
-            err = fd_errors(f, df, x, hs, method, dtype)
+            err = fd_errors(f, df, x, steps, method, dtype)
             shown = np.where(err > 0, err, np.nan)
             color = colors.get(method, None)
-            ax.loglog(hs, shown, styles[j % len(styles)], color=color, linewidth=1.6,
+            ax.loglog(steps, shown, styles[j % len(styles)], color=color, linewidth=1.6,
                       label=f"{method}, {np.dtype(dtype).name}")
             if mark_best and np.any(err > 0):
                 best = int(np.nanargmin(shown))
-                ax.loglog([hs[best]], [shown[best]], "o", color=color, markersize=5)
+                ax.loglog([steps[best]], [shown[best]], "o", color=color, markersize=5)
     ax.set_xlabel("step size h")
     ax.set_ylabel("absolute error of the derivative")
     ax.set_title(title or f"Finite-difference error at x = {x:g}")
