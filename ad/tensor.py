@@ -192,11 +192,10 @@ class Tensor:
             _accumulate(self, seed)
             return
         grads = {id(self): seed}
-        waiting: dict[int, Tensor] = {self._node.sequence: self}   # every tensor here has a node
-        queue = [-self._node.sequence]
+        queue: list[tuple[int, Tensor]] = [(-self._node.sequence, self)]
         leaves = []
         while queue:
-            tensor = waiting.pop(-heappop(queue))
+            tensor = heappop(queue)[1]
             g = grads.pop(id(tensor))
             if tensor._retains_grad:
                 _accumulate(tensor, g)
@@ -217,8 +216,7 @@ class Tensor:
                 if x._node is None:
                     leaves.append(x)
                 else:
-                    waiting[x._node.sequence] = x
-                    heappush(queue, -x._node.sequence)
+                    heappush(queue, (-x._node.sequence, x))
         for leaf in leaves:
             _accumulate(leaf, grads.pop(id(leaf)))
 
