@@ -236,7 +236,7 @@ class Sum(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        return np.sum(x, axis=self.axis, keepdims=self.keepdims)
+        return np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, x, grad):
         grad = grad.reshape(_kept_shape(x.shape, self.axis))
@@ -249,7 +249,7 @@ class Mean(Function):
         self.axis, self.keepdims = axis, keepdims
 
     def forward(self, x):
-        total = np.sum(x, axis=self.axis, keepdims=self.keepdims)
+        total = np.add.reduce(x, axis=self.axis, keepdims=self.keepdims)
         return total / (np.size(x) // builtins.max(np.size(total), 1))
 
     def backward(self, x, grad):
