@@ -171,7 +171,7 @@ class Relu(Function):
 
 
 class Abs(Function):
-    """z = |x|;  dz/dx = sign x  (0 at x = 0)"""
+    """z = abs(x);  dz/dx = sign x  (0 at x = 0)"""
     def forward(self, x):
         return np.abs(x)
 
