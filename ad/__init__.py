@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .function import Function, enable_grad, is_grad_enabled, no_grad
 from .ops import (
     abs,
     add,
+    astype,
     broadcast_to,
     concatenate,
     cos,
@@ -53,10 +56,15 @@ __version__ = "0.1.0"
 def tensor(data: Any, requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A new leaf tensor holding ``data`` (a number, nested list or array).
 
-    Floating-point data keeps its dtype (float32 stays float32); integers and
-    booleans become float64, since a gradient needs a floating type.
+    The data is copied. Floating-point data keeps its dtype (float32 stays
+    float32); integers and booleans become float64, since a gradient needs a
+    floating type.
     """
-    return Tensor(data, requires_grad=requires_grad, name=name)
+    out = Tensor(data, requires_grad=requires_grad, name=name)
+    source = data.data if isinstance(data, Tensor) else data
+    if isinstance(source, np.ndarray) and np.may_share_memory(out.data, source):
+        out.data = out.data.copy()
+    return out
 
 
 __all__ = [

@@ -83,8 +83,11 @@ def gradcheck(f: Callable[..., Tensor], inputs: Sequence[object], eps: float = 1
     numeric = numerical_gradient(f, leaves, eps)
     worst = GradcheckResult(True, 0.0, 0, (), 0.0, 0.0)
     for k, (x, n) in enumerate(zip(leaves, numeric)):
-        a = np.zeros_like(n) if x.grad is None else np.broadcast_to(x.grad.data, n.shape)
+        a = np.zeros_like(n) if x.grad is None else np.asarray(x.grad.data)
+        if a.shape != n.shape:
+            return GradcheckResult(False, float("inf"), k, (), float("nan"), float("nan"))
         error = np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1.0)
+        error = np.where(np.isnan(error), np.inf, error)       # a NaN is never close
         if error.size and error.max() >= worst.max_relative_error:
             i = np.unravel_index(int(np.argmax(error)), error.shape)
             worst = GradcheckResult(True, float(error[i]), k, tuple(int(j) for j in i),

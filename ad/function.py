@@ -10,41 +10,64 @@ on the output tensor.
 from __future__ import annotations
 
 import itertools
-from contextlib import contextmanager
+import threading
+from contextlib import ContextDecorator
 from types import MethodType
-from typing import Any, ContextManager, Iterator
+from typing import Any, ContextManager
 
 import numpy as np
 
 from .tensor import Tensor
 
-_recording = True
 _sequence = itertools.count()
 
 
-@contextmanager
-def _recording_set_to(value: bool) -> Iterator[None]:
-    global _recording
-    previous, _recording = _recording, value
-    try:
-        yield
-    finally:
-        _recording = previous
+class _GradMode(threading.local):
+    recording = True
+    saved: list[bool]
+
+    def __init__(self) -> None:
+        self.saved = []
+
+
+_mode = _GradMode()     # per thread: a no_grad() block in one thread leaves the others recording
+_open_blocks = 0        # no_grad/enable_grad blocks open in any thread; 0 means "recording"
+_blocks_lock = threading.Lock()
+
+
+class _SetRecording(ContextDecorator):
+    """A reusable context manager (and decorator) that switches recording on or off."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __enter__(self) -> None:
+        global _open_blocks
+        _mode.saved.append(_mode.recording)
+        _mode.recording = self.value
+        with _blocks_lock:
+            _open_blocks += 1
+
+    def __exit__(self, *exc: object) -> None:
+        global _open_blocks
+        _mode.recording = _mode.saved.pop()
+        with _blocks_lock:
+            _open_blocks -= 1
 
 
 def no_grad() -> ContextManager[None]:
     """Run a block without recording the graph (results do not require grad)."""
-    return _recording_set_to(False)
+    return _SetRecording(False)
 
 
 def enable_grad() -> ContextManager[None]:
     """Record the graph inside this block, even within :func:`no_grad`."""
-    return _recording_set_to(True)
+    return _SetRecording(True)
 
 
 def is_grad_enabled() -> bool:
-    """Whether operations on tensors are being recorded right now."""
-    return _recording
+    """Whether operations on tensors are being recorded right now (in this thread)."""
+    return _mode.recording
 
 
 class Function:
@@ -105,23 +128,32 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Tensor:
         arrays, needs = [], []
+        constants_only, lists = True, False
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
                 needs.append(x.requires_grad)
+                constants_only = False
             else:
                 arrays.append(x)
                 needs.append(False)
+                if type(x) is list or type(x) is tuple:
+                    lists = True
+        if lists:
+            inputs = tuple(_as_input(x) for x in inputs)     # lists become float arrays
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
             data = self.forward(*arrays)
         except (ValueError, TypeError, IndexError) as error:
             raise _explain(self, arrays, error) from error
+        if constants_only:
+            data = Tensor(data).data        # a float array, however the constants came
         out = Tensor.__new__(Tensor)
         out.data = data
         out.grad = None
         out.name = None
         out._retains_grad = False
-        if _recording and True in needs:
+        if True in needs and (not _open_blocks or _mode.recording):
             node = object.__new__(type(self))
             if self.__dict__:
                 node.__dict__.update(self.__dict__)
@@ -162,6 +194,13 @@ class Function:
         return f"{type(self).__name__}({params})"
 
 
+def _as_input(x: Any) -> Any:
+    """A list or tuple given as an input becomes an array of floats; anything else stays."""
+    if isinstance(x, (list, tuple)):
+        return Tensor(x).data
+    return x
+
+
 def _describe(value: Any) -> str:
     shape = getattr(value, "shape", None)
     if shape is not None:
@@ -173,8 +212,10 @@ def _describe(value: Any) -> str:
 
 def _explain(fn: Function, arrays: list[Any], error: Exception) -> Exception:
     """A clear error for a failed forward: the op, the input shapes, numpy's reason."""
-    shapes = " and ".join(_describe(a) for a in arrays)
-    if isinstance(error, ValueError) and len(arrays) >= 2:
+    shapes = " and ".join(_describe(a) for a in arrays) or "no inputs"
+    if isinstance(error, np.exceptions.AxisError):
+        message = f"{fn.name}: bad axis for inputs of shape {shapes}"
+    elif isinstance(error, ValueError) and len(arrays) >= 2:
         message = f"{fn.name}: shapes {shapes} {fn.mismatch}"
     else:
         message = f"{fn.name}: cannot apply to {shapes}"

@@ -26,6 +26,20 @@ def _log(x: Any) -> Any:
     return math.log(x) if isinstance(x, (int, float)) else np.log(x)
 
 
+def _lowered(y: Any) -> Any:
+    """y - 1, except 1 where y is 0: y x^(y-1) is then 0, not 0 times 1/0 at x = 0."""
+    if isinstance(y, (int, float)):
+        return y - 1 if y != 0 else 1
+    return np.where(_data(y) != 0, y - 1, 1)
+
+
+def _ones_where_zero(x: Any) -> Any:
+    """x with its zeros replaced by ones: x^y log x is 0 at x = 0 (for y > 0), not 0 times -inf."""
+    if isinstance(x, (int, float)):
+        return x if x != 0 else 1
+    return np.where(_data(x) != 0, x, 1)
+
+
 # ----- arithmetic (numpy broadcasting; the engine sums gradients back to shape)
 
 class Add(Function):
@@ -73,8 +87,8 @@ class Pow(Function):
 
     def backward(self, x, y, grad):
         needs_x, needs_y = self.needs_input_grad
-        gx = grad * y * x ** (y - 1) if needs_x else None
-        gy = grad * self.result(x, y) * _log(x) if needs_y else None
+        gx = grad * y * x ** _lowered(y) if needs_x else None
+        gy = grad * self.result(x, y) * _log(_ones_where_zero(x)) if needs_y else None
         return gx, gy
 
 
@@ -210,14 +224,12 @@ class Maximum(Function):
 
 class Where(Function):
     """z = x where condition else y;  the gradient follows the branch taken"""
-    def __init__(self, condition: Any) -> None:
-        self.condition = np.asarray(_data(condition), dtype=bool)
+    def forward(self, condition, x, y):
+        return np.where(condition, x, y)
 
-    def forward(self, x, y):
-        return np.where(self.condition, x, y)
-
-    def backward(self, x, y, grad):
-        return np.where(self.condition, grad, 0), np.where(self.condition, 0, grad)
+    def backward(self, condition, x, y, grad):
+        taken = np.asarray(_data(condition), dtype=bool)
+        return None, np.where(taken, grad, 0), np.where(taken, 0, grad)
 
 
 # ----- reductions
@@ -306,6 +318,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """z = x - log Σ eˣ over axis;  dL/dx = g - softmax(x) Σ g"""
+    name = "log_softmax"
     def __init__(self, axis: int = -1) -> None:
         self.axis = axis
 
@@ -343,7 +356,8 @@ class Transpose(Function):
     def backward(self, x, grad):
         if self.axes is None:
             return (grad.transpose(),)
-        return (grad.transpose(tuple(np.argsort(self.axes))),)
+        axes = [a % x.ndim for a in self.axes]
+        return (grad.transpose(tuple(int(i) for i in np.argsort(axes))),)
 
 
 class Cast(Function):
@@ -360,6 +374,7 @@ class Cast(Function):
 
 class BroadcastTo(Function):
     """z = x copied out to shape;  the gradient of the copies is summed"""
+    name = "broadcast_to"
     def __init__(self, shape: tuple[int, ...]) -> None:
         self.shape = tuple(shape)
 
@@ -371,8 +386,12 @@ class BroadcastTo(Function):
 
 
 def _plain_index(index: Any) -> Any:
+    """A tensor used as an index holds positions: whole numbers (use numpy bool arrays for masks)."""
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+        positions = np.asarray(index.data)
+        if not np.array_equal(positions, np.round(positions)):
+            raise IndexError(f"index: a tensor index must hold whole numbers, not {positions}")
+        return positions.astype(np.intp)
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
@@ -386,6 +405,7 @@ def _is_basic(index: Any) -> bool:
 
 class GetItem(Function):
     """z = x[index];  the gradient is added back into the picked places"""
+    name = "index"
     def __init__(self, index: Any) -> None:
         self.index = _plain_index(index)
 
@@ -398,6 +418,7 @@ class GetItem(Function):
 
 class ScatterAdd(Function):
     """z = zeros(shape) with values added at index;  dz/dvalues = the picked places"""
+    name = "scatter_add"
     def __init__(self, index: Any, shape: tuple[int, ...]) -> None:
         self.index, self.shape = index, shape
 
@@ -425,6 +446,9 @@ class Concatenate(Function):
 
     def backward(self, *xs_and_grad):
         *xs, grad = xs_and_grad
+        if self.axis is None:           # numpy flattened the inputs first
+            ends = np.cumsum([x.size for x in xs])
+            return tuple(grad[end - x.size:end].reshape(x.shape) for x, end in zip(xs, ends))
         axis = self.axis % grad.ndim
         ends = np.cumsum([x.shape[axis] for x in xs])
         lead = (slice(None),) * axis
@@ -495,7 +519,10 @@ def transpose(x: Any, *axes: Any) -> Tensor:
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     """``x`` with two axes exchanged."""
-    axes = list(range(np.ndim(_data(x))))
+    ndim = np.ndim(_data(x))
+    if not (-ndim <= axis1 < ndim and -ndim <= axis2 < ndim):
+        raise IndexError(f"swapaxes: axes {axis1} and {axis2} do not exist in shape {np.shape(_data(x))}")
+    axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return Transpose(tuple(axes))(x)
 
@@ -517,7 +544,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 def where(condition: Any, x: Any, y: Any) -> Tensor:
     """Elements of ``x`` where ``condition`` holds, else of ``y``."""
-    return Where(condition)(x, y)
+    return Where()(_data(condition), x, y)
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
@@ -570,7 +597,8 @@ NUMPY_OVERRIDES.update({
     np.negative: neg, np.matmul: matmul, np.exp: exp, np.log: log, np.sqrt: sqrt,
     np.tanh: tanh, np.sin: sin, np.cos: cos, np.abs: abs, np.absolute: abs,
     np.maximum: maximum, np.sum: sum, np.mean: mean, np.max: max, np.where: where,
-    np.reshape: lambda x, shape: reshape(x, shape), np.transpose: transpose,
+    np.reshape: lambda x, shape: reshape(x, shape),
+    np.transpose: lambda x, axes=None: transpose(x) if axes is None else transpose(x, axes),
     np.swapaxes: swapaxes, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
     np.stack: stack,
 })

@@ -103,6 +103,14 @@ class Tensor:
     def __len__(self) -> int:
         return len(self.data)
 
+    def __iter__(self) -> Any:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        return bool(self.data)          # numpy's rule: only a one-element tensor has a truth value
+
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = ""
@@ -121,7 +129,8 @@ class Tensor:
         return float(np.asarray(self.data).reshape(()))
 
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array (not a copy: changing it changes the tensor)."""
+        """The data as a numpy array: the tensor's own memory, except for a 0-d result of an
+        operation (a numpy scalar), which comes back as a new 0-d array."""
         return np.asarray(self.data)
 
     def detach(self) -> Tensor:
@@ -130,6 +139,8 @@ class Tensor:
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this intermediate result too (the original's ``terminal``)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad, so it will never get one")
         self._retains_grad = True
         return self
 
@@ -150,12 +161,17 @@ class Tensor:
 
     # ----- numpy interoperability: np.exp(t) and friends record on tensors
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
         return np.asarray(self.data, dtype=dtype)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         op = NUMPY_OVERRIDES.get(ufunc)
         if method != "__call__" or op is None or kwargs:
-            return NotImplemented
+            names = sorted(f.__name__ for f in NUMPY_OVERRIDES if isinstance(f, np.ufunc))
+            raise TypeError(
+                f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method}: not an operation "
+                f"that tensors record; on tensors numpy can call {', '.join(names)}")
         return op(*inputs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
@@ -173,7 +189,9 @@ class Tensor:
         order of creation; no recursion, so graphs of any depth work.
         ``grad`` defaults to 1 for a one-element tensor. With
         ``create_graph=True`` the backward pass is itself recorded, so the
-        gradients it produces can be differentiated again.
+        gradients it produces can be differentiated again (``x.grad`` then
+        refers to a graph that contains ``x``: set ``x.grad = None`` when you
+        are done, so that reference counting can free both).
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -189,24 +207,27 @@ class Tensor:
 
     def _backward(self, seed: Any, create_graph: bool) -> None:
         if self._node is None:
-            _accumulate(self, seed)
+            _accumulate(self, seed, {id(seed)})
             return
         grads = {id(self): seed}
+        stored = {id(seed)}         # arrays already handed out as a .grad: never share one
         queue: list[tuple[int, Tensor]] = [(-self._node.sequence, self)]
         leaves = []
         while queue:
             tensor = heappop(queue)[1]
             g = grads.pop(id(tensor))
             if tensor._retains_grad:
-                _accumulate(tensor, g)
+                _accumulate(tensor, g, stored)
             node: Any = tensor._node
             args = node.inputs if create_graph else node.arrays
             input_grads = node.backward(*args, g)
+            if type(input_grads) is not tuple or len(input_grads) != len(node.inputs):
+                raise _bad_backward(node, input_grads)
             for x, needed, gx in zip(node.inputs, node.needs_input_grad, input_grads):
                 if not needed or gx is None:
                     continue
                 if gx.shape != x.data.shape:
-                    gx = unbroadcast(gx, x.data.shape)
+                    gx = _fit(node, gx, x.data.shape)
                 key = id(x)
                 previous = grads.get(key)
                 if previous is not None:
@@ -218,7 +239,7 @@ class Tensor:
                 else:
                     heappush(queue, (-x._node.sequence, x))
         for leaf in leaves:
-            _accumulate(leaf, grads.pop(id(leaf)))
+            _accumulate(leaf, grads.pop(id(leaf)), stored)
 
 
 def _seed_gradient(output: Tensor, grad: Any) -> Any:
@@ -235,14 +256,20 @@ def _seed_gradient(output: Tensor, grad: Any) -> Any:
     return grad if isinstance(grad, Tensor) else value
 
 
-def _accumulate(tensor: Tensor, g: Any) -> None:
-    """Add ``g`` to ``tensor.grad``, in the tensor's own dtype (float32 stays float32)."""
+def _accumulate(tensor: Tensor, g: Any, stored: set[int]) -> None:
+    """Add ``g`` to ``tensor.grad``, in the tensor's own dtype (float32 stays float32).
+
+    A gradient array gets memory of its own when it is a view, the seed, or
+    already some other tensor's ``.grad`` (``a + b`` hands both the same array),
+    so that changing one ``.grad`` in place never changes another.
+    """
     dtype = tensor.data.dtype
     if not isinstance(g, Tensor):
-        if not (isinstance(g, np.ndarray) and g.flags.writeable and g.dtype == dtype):
-            g = np.array(g, dtype=dtype)    # a broadcast view, a numpy scalar or another dtype
+        if not (isinstance(g, np.ndarray) and g.flags.writeable and g.dtype == dtype) or id(g) in stored:
+            g = np.array(g, dtype=dtype)
         if tensor.grad is not None:
             g = tensor.grad.data + g
+        stored.add(id(g))
         g = Tensor(g)
     else:
         if g.dtype != dtype:
@@ -250,6 +277,26 @@ def _accumulate(tensor: Tensor, g: Any) -> None:
         if tensor.grad is not None:
             g = tensor.grad + g
     tensor.grad = g
+
+
+def _bad_backward(node: Any, grads: Any) -> TypeError:
+    count = len(grads) if isinstance(grads, tuple) else f"a {type(grads).__name__}"
+    return TypeError(
+        f"{node.name}: backward must return a tuple with one gradient (or None) per input: "
+        f"{len(node.inputs)} inputs, got {count}")
+
+
+def _fit(node: Any, grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum a gradient back over broadcast axes, and refuse one that cannot belong to ``shape``."""
+    try:
+        fitted = unbroadcast(grad, shape) if grad.ndim >= len(shape) else grad
+    except ValueError:
+        fitted = grad
+    if fitted.shape != shape:
+        raise ValueError(
+            f"{node.name}: backward returned a gradient of shape {grad.shape} "
+            f"for an input of shape {shape}")
+    return fitted
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
