@@ -179,7 +179,7 @@ class Function:
         """
         for x in inputs:
             if isinstance(x, Tensor):
-                return self.apply(*inputs)
+                return self(*inputs)
         return self.output
 
     def apply(self, *inputs: Any) -> Any:

@@ -564,18 +564,6 @@ def _getitem(self: Tensor, index: Any) -> Tensor:
     return GetItem(index)(self)
 
 
-def _sum_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return Sum(axis, keepdims)(self)
-
-
-def _mean_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return Mean(axis, keepdims)(self)
-
-
-def _max_method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
-    return Max(axis, keepdims)(self)
-
-
 # The original engine's way: store Function instances on the class.
 Tensor.__add__, Tensor.__radd__ = add, _reflected(add)
 Tensor.__sub__, Tensor.__rsub__ = sub, _reflected(sub)
@@ -587,10 +575,10 @@ Tensor.__neg__ = neg
 Tensor.__getitem__ = _getitem
 Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.tanh, Tensor.sigmoid = exp, log, sqrt, tanh, sigmoid
 Tensor.relu, Tensor.abs, Tensor.sin, Tensor.cos = relu, abs, sin, cos
-Tensor.sum, Tensor.mean, Tensor.max = _sum_method, _mean_method, _max_method
+Tensor.sum, Tensor.mean, Tensor.max = sum, mean, max
 Tensor.reshape, Tensor.transpose, Tensor.swapaxes = reshape, transpose, swapaxes
 Tensor.astype = astype
-Tensor.T = property(lambda self: Transpose(None)(self))
+Tensor.T = property(transpose)
 
 NUMPY_OVERRIDES.update({
     np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div, np.power: pow,

@@ -252,8 +252,7 @@ def backward_steps(output: Tensor, grad: Any = None) -> list[BackwardStep]:
             node = tensor._node
             if node is None:
                 continue
-            arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
-            input_grads = node.backward(*arrays, g)
+            input_grads = node.backward(*node.arrays, g)
             for i, (x, needed, gx) in enumerate(zip(node.inputs, node.needs_input_grad, input_grads)):
                 if not needed or gx is None:
                     continue
@@ -261,7 +260,7 @@ def backward_steps(output: Tensor, grad: Any = None) -> list[BackwardStep]:
                 if gx.shape != x.shape:
                     gx = unbroadcast(gx, x.shape)
                 if gx.dtype != x.dtype:
-                    gx = gx.astype(x.dtype)       # as the engine does: float32 stays float32
+                    gx = gx.astype(x.dtype)       # show float32 gradients, as the engine stores them
                 previous = grads.get(id(x))
                 grads[id(x)] = gx if previous is None else previous + gx
                 sources.setdefault(id(x), []).append((x, tensor, i))
@@ -283,8 +282,7 @@ def local_derivatives(output: Tensor) -> list[tuple[Tensor, Tensor, int, float]]
             if node is None or id(tensor) in seen or tensor.size != 1:
                 continue
             seen.add(id(tensor))
-            arrays = [x.data if isinstance(x, Tensor) else x for x in node.inputs]
-            partials = node.backward(*arrays, np.ones_like(tensor.data))
+            partials = node.backward(*node.arrays, np.ones_like(tensor.data))
             for i, (x, needed, d) in enumerate(zip(node.inputs, node.needs_input_grad, partials)):
                 if needed and d is not None and np.size(d) == 1 and x.size == 1:
                     result.append((x, tensor, i, float(np.asarray(d).reshape(()))))
