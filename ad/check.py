@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .function import no_grad
+from .mode import no_grad
 from .tensor import Tensor
 
 

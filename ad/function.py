@@ -10,64 +10,18 @@ on the output tensor.
 from __future__ import annotations
 
 import itertools
-import threading
-from contextlib import ContextDecorator
 from types import MethodType
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 
+from . import mode
+from .mode import enable_grad, is_grad_enabled, no_grad
 from .tensor import Tensor
 
+__all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled"]
+
 _sequence = itertools.count()
-
-
-class _GradMode(threading.local):
-    recording = True
-    saved: list[bool]
-
-    def __init__(self) -> None:
-        self.saved = []
-
-
-_mode = _GradMode()     # per thread: a no_grad() block in one thread leaves the others recording
-_open_blocks = 0        # no_grad/enable_grad blocks open in any thread; 0 means "recording"
-_blocks_lock = threading.Lock()
-
-
-class _SetRecording(ContextDecorator):
-    """A reusable context manager (and decorator) that switches recording on or off."""
-
-    def __init__(self, value: bool) -> None:
-        self.value = value
-
-    def __enter__(self) -> None:
-        global _open_blocks
-        _mode.saved.append(_mode.recording)
-        _mode.recording = self.value
-        with _blocks_lock:
-            _open_blocks += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global _open_blocks
-        _mode.recording = _mode.saved.pop()
-        with _blocks_lock:
-            _open_blocks -= 1
-
-
-def no_grad() -> ContextManager[None]:
-    """Run a block without recording the graph (results do not require grad)."""
-    return _SetRecording(False)
-
-
-def enable_grad() -> ContextManager[None]:
-    """Record the graph inside this block, even within :func:`no_grad`."""
-    return _SetRecording(True)
-
-
-def is_grad_enabled() -> bool:
-    """Whether operations on tensors are being recorded right now (in this thread)."""
-    return _mode.recording
 
 
 class Function:
@@ -92,6 +46,12 @@ class Function:
       ``backward(create_graph=True)``, which records the backward pass itself
       so that it can be differentiated again. One rule serves both.
 
+    The original contract still works where it can: ``forward`` may return a
+    Tensor (unwrapped) or a number or list (made an array), and ``backward``
+    may return its one gradient bare when there is one input, as a number, a
+    list, an array or a tensor. Anything else (``None``, the wrong count or
+    shape, complex numbers) is refused with an error that names the class.
+
     A Function instance describes the operation (with parameters such as
     ``axis``). Each call that needs recording makes a node: a copy of the
     instance that also holds ``inputs``, their values ``arrays``, the
@@ -111,11 +71,15 @@ class Function:
     sequence: int
     name = "function"
     mismatch = "cannot be broadcast together"
+    # The primitives of ad.ops are trusted to return float arrays and one gradient per
+    # input; what any other subclass returns is checked, and explained when it is wrong.
+    _trusted = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
+        cls._trusted = cls.__module__ == "ad.ops"
 
     def __get__(self, tensor: Any, owner: type | None = None) -> Any:
         return self if tensor is None else MethodType(self, tensor)
@@ -128,7 +92,7 @@ class Function:
 
     def __call__(self, *inputs: Any) -> Tensor:
         arrays, needs = [], []
-        constants_only, lists = True, False
+        constants_only, unusual = True, False
         for x in inputs:
             if isinstance(x, Tensor):
                 arrays.append(x.data)
@@ -137,23 +101,23 @@ class Function:
             else:
                 arrays.append(x)
                 needs.append(False)
-                if type(x) is list or type(x) is tuple:
-                    lists = True
-        if lists:
-            inputs = tuple(_as_input(x) for x in inputs)     # lists become float arrays
+                if type(x) is not float and type(x) is not int:
+                    unusual = True
+        if unusual:                 # lists become float arrays; complex or object data is refused
+            inputs = tuple(_as_input(self, x) for x in inputs)
             arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
             data = self.forward(*arrays)
         except (ValueError, TypeError, IndexError) as error:
             raise _explain(self, arrays, error) from error
-        if constants_only:
-            data = Tensor(data).data        # a float array, however the constants came
+        if constants_only or not self._trusted:
+            data = _as_output(self, data)
         out = Tensor.__new__(Tensor)
         out.data = data
         out.grad = None
         out.name = None
         out._retains_grad = False
-        if True in needs and (not _open_blocks or _mode.recording):
+        if True in needs and (not mode.open_blocks or mode.local.recording):
             node = object.__new__(type(self))
             if self.__dict__:
                 node.__dict__.update(self.__dict__)
@@ -194,11 +158,51 @@ class Function:
         return f"{type(self).__name__}({params})"
 
 
-def _as_input(x: Any) -> Any:
-    """A list or tuple given as an input becomes an array of floats; anything else stays."""
+def _refuse_kind(fn: Function, what: str, dtype: np.dtype) -> TypeError:
+    return TypeError(
+        f"{fn.name}: {what} holds {dtype} data; ad differentiates real floating-point numbers "
+        "(complex, object and text data are not supported)")
+
+
+def _as_input(fn: Function, x: Any) -> Any:
+    """An input that is not a tensor or a plain number: lists become float arrays, and
+    complex, object or text data is refused before numpy can drop an imaginary part."""
+    if isinstance(x, Tensor):
+        return x
     if isinstance(x, (list, tuple)):
-        return Tensor(x).data
+        try:
+            array = np.asarray(x)
+        except ValueError as error:
+            raise ValueError(f"{fn.name}: cannot use this list as an input ({error})") from error
+        if array.dtype.kind not in "biuf":
+            raise _refuse_kind(fn, f"an input ({type(x).__name__})", array.dtype)
+        return array if array.dtype.kind == "f" else array.astype(np.float64)
+    dtype = getattr(x, "dtype", None)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.asarray(x).dtype
+    if dtype.kind not in "biuf":
+        raise _refuse_kind(fn, f"an input ({type(x).__name__})", dtype)
     return x
+
+
+def _as_output(fn: Function, data: Any) -> Any:
+    """What ``forward`` returned, as a float array: a Tensor is unwrapped (the original
+    engine's forward returned a new Variable), numbers and lists become arrays."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, (np.ndarray, np.floating)) and data.dtype.kind == "f":
+        return data
+    try:
+        array = np.asarray(data)
+    except ValueError as error:
+        raise TypeError(
+            f"{type(fn).__name__}.forward returned a {type(data).__name__} that is not an array "
+            f"of numbers ({error})") from error
+    if array.dtype.kind == "f":
+        return array
+    if array.dtype.kind in "biu":
+        return array.astype(np.float64)
+    raise _refuse_kind(fn, f"the result of {type(fn).__name__}.forward ({type(data).__name__})", array.dtype)
 
 
 def _describe(value: Any) -> str:
@@ -210,14 +214,34 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _is_shape_mismatch(fn: Function, arrays: list[Any]) -> bool:
+    """Whether a ValueError from ``fn.forward`` is about its inputs' shapes.
+
+    Only ad's own operations are known well enough to say so: for elementwise
+    ones, the shapes must fail to broadcast; matmul, concatenate and stack raise
+    ValueError only for shapes that do not fit.
+    """
+    if not fn._trusted:
+        return False
+    if fn.mismatch != Function.mismatch:
+        return True
+    try:
+        np.broadcast_shapes(*(np.shape(a) for a in arrays))
+    except ValueError:
+        return True
+    return False
+
+
 def _explain(fn: Function, arrays: list[Any], error: Exception) -> Exception:
-    """A clear error for a failed forward: the op, the input shapes, numpy's reason."""
+    """A clear error for a failed forward: the op, the input shapes, and the original reason."""
     shapes = " and ".join(_describe(a) for a in arrays) or "no inputs"
     if isinstance(error, np.exceptions.AxisError):
-        message = f"{fn.name}: bad axis for inputs of shape {shapes}"
-    elif isinstance(error, ValueError) and len(arrays) >= 2:
-        message = f"{fn.name}: shapes {shapes} {fn.mismatch}"
-    else:
-        message = f"{fn.name}: cannot apply to {shapes}"
+        message = f"{fn.name}: bad axis for inputs of shape {shapes} ({error})"
+    elif isinstance(error, ValueError) and len(arrays) >= 2 and _is_shape_mismatch(fn, arrays):
+        message = f"{fn.name}: shapes {shapes} {fn.mismatch} ({error})"
+    elif fn._trusted:
+        message = f"{fn.name}: cannot apply to {shapes} ({error})"
+    else:                                   # a user's own Function keeps its own message
+        message = f"{fn.name}: {error} (inputs of shape {shapes})"
     kind = next(k for k in (ValueError, TypeError, IndexError) if isinstance(error, k))
-    return kind(f"{message} ({error})")
+    return kind(message)

@@ -22,8 +22,12 @@ def _data(x: Any) -> Any:
 
 
 def _log(x: Any) -> Any:
-    """np.log, but a plain Python number stays a plain number (so float32 stays float32)."""
-    return math.log(x) if isinstance(x, (int, float)) else np.log(x)
+    """np.log, NaN (without a warning) below 0, and a plain Python number stays a plain
+    number (so float32 stays float32)."""
+    if isinstance(x, (int, float)):
+        return math.log(x) if x > 0 else math.nan
+    with np.errstate(invalid="ignore"):
+        return np.log(x)
 
 
 def _lowered(y: Any) -> Any:
@@ -166,13 +170,13 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
-    """z = 1/(1 + e⁻ˣ) = (1 + tanh(x/2))/2;  dz/dx = z(1 - z)"""
+    """z = 1/(1 + e⁻ˣ);  dz/dx = z(1 - z) = σ(x)σ(-x)"""
     def forward(self, x):
-        return 0.5 + 0.5 * np.tanh(0.5 * x)
+        e = np.exp(-np.abs(x))          # never overflows; 1 - z is never formed, so no tail is lost
+        return np.where(np.greater_equal(x, 0), 1 / (1 + e), e / (1 + e))
 
     def backward(self, x, grad):
-        z = self.result(x)
-        return (grad * z * (1 - z),)
+        return (grad * self.result(x) * sigmoid.apply(-x),)
 
 
 class Relu(Function):
@@ -236,7 +240,7 @@ class Where(Function):
 
 def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """The shape of a reduction over ``axis`` with keepdims=True."""
-    if axis is None:
+    if axis is None or not shape:      # numpy lets a 0-d array be reduced over axis 0 or -1
         return (1,) * len(shape)
     axes = {a % len(shape) for a in (axis if isinstance(axis, tuple) else (axis,))}
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
@@ -386,12 +390,13 @@ class BroadcastTo(Function):
 
 
 def _plain_index(index: Any) -> Any:
-    """A tensor used as an index holds positions: whole numbers (use numpy bool arrays for masks)."""
+    """An index without tensors in it: a tensor holds floats, so it cannot say whether it
+    means positions or a mask (a boolean tensor would silently pick positions 0 and 1)."""
     if isinstance(index, Tensor):
-        positions = np.asarray(index.data)
-        if not np.array_equal(positions, np.round(positions)):
-            raise IndexError(f"index: a tensor index must hold whole numbers, not {positions}")
-        return positions.astype(np.intp)
+        raise IndexError(
+            f"index: a tensor (shape {index.shape}) cannot be an index, since tensors hold floats; "
+            "index with a numpy integer array for positions, or a numpy boolean array for a mask "
+            "(for example x[t.numpy() > 0] or x[t.numpy().astype(int)])")
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     return index
@@ -527,9 +532,9 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     return Transpose(tuple(axes))(x)
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Tensor:
-    """``x`` copied out to ``shape`` by numpy's broadcasting rules."""
-    return BroadcastTo(tuple(shape))(x)
+def broadcast_to(x: Any, shape: int | Sequence[int]) -> Tensor:
+    """``x`` copied out to ``shape`` (an int for 1-D) by numpy's broadcasting rules."""
+    return BroadcastTo((shape,) if isinstance(shape, (int, np.integer)) else tuple(shape))(x)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -572,6 +577,7 @@ Tensor.__truediv__, Tensor.__rtruediv__ = div, _reflected(div)
 Tensor.__pow__, Tensor.__rpow__ = pow, _reflected(pow)
 Tensor.__matmul__, Tensor.__rmatmul__ = matmul, _reflected(matmul)
 Tensor.__neg__ = neg
+Tensor.__abs__ = abs
 Tensor.__getitem__ = _getitem
 Tensor.exp, Tensor.log, Tensor.sqrt, Tensor.tanh, Tensor.sigmoid = exp, log, sqrt, tanh, sigmoid
 Tensor.relu, Tensor.abs, Tensor.sin, Tensor.cos = relu, abs, sin, cos
@@ -589,4 +595,6 @@ NUMPY_OVERRIDES.update({
     np.transpose: lambda x, axes=None: transpose(x) if axes is None else transpose(x, axes),
     np.swapaxes: swapaxes, np.broadcast_to: broadcast_to, np.concatenate: concatenate,
     np.stack: stack,
+    np.shape: lambda x: np.shape(_data(x)), np.ndim: lambda x: np.ndim(_data(x)),
+    np.size: lambda x, axis=None: np.size(_data(x), axis),
 })

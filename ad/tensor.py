@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from .mode import enable_grad
+
 if TYPE_CHECKING:
     from .function import Function
 
@@ -29,6 +31,16 @@ class Tensor:
     pass reaches ``x``; later passes *add* to it (set ``x.grad = None`` to start
     again). Only leaves (tensors you made) keep their gradient, unless you call
     :meth:`retain_grad` on an intermediate result.
+
+    Comparisons (``==``, ``<``...) give boolean numpy arrays, element by
+    element, and carry no gradient; tensors hash by identity.
+
+    Recorded operations keep references to their inputs' arrays, not copies.
+    Replacing ``x.data`` by another array before ``backward`` is refused (the
+    backward pass would mix old and new values); changing the array in place
+    (``x.data[...] = v``, ``x.data -= step``) changes the values the recorded
+    operations see, so their gradients are then those at the new values. Do
+    such updates after ``backward``, as an optimiser does.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retains_grad", "__weakref__")
@@ -55,6 +67,7 @@ class Tensor:
         def __matmul__(self, other: Any) -> Tensor: ...
         def __rmatmul__(self, other: Any) -> Tensor: ...
         def __neg__(self) -> Tensor: ...
+        def __abs__(self) -> Tensor: ...
         def __getitem__(self, index: Any) -> Tensor: ...
         def exp(self) -> Tensor: ...
         def log(self) -> Tensor: ...
@@ -111,6 +124,33 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)          # numpy's rule: only a one-element tensor has a truth value
 
+    def __float__(self) -> float:
+        return self.item()
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # ----- comparisons: elementwise, as numpy arrays, with no gradient
+    __hash__ = object.__hash__          # by identity, as the engine's bookkeeping needs
+
+    def __eq__(self, other: Any) -> Any:        # type: ignore[override]
+        return np.equal(self.data, _plain(other))
+
+    def __ne__(self, other: Any) -> Any:        # type: ignore[override]
+        return np.not_equal(self.data, _plain(other))
+
+    def __lt__(self, other: Any) -> Any:
+        return np.less(self.data, _plain(other))
+
+    def __le__(self, other: Any) -> Any:
+        return np.less_equal(self.data, _plain(other))
+
+    def __gt__(self, other: Any) -> Any:
+        return np.greater(self.data, _plain(other))
+
+    def __ge__(self, other: Any) -> Any:
+        return np.greater_equal(self.data, _plain(other))
+
     def __repr__(self) -> str:
         body = np.array2string(np.asarray(self.data), separator=", ", prefix="tensor(")
         extras = ""
@@ -166,6 +206,8 @@ class Tensor:
         return np.asarray(self.data, dtype=dtype)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if ufunc in _COMPARISONS and method == "__call__":      # no gradient: answer on the data
+            return ufunc(*(_plain(x) for x in inputs), **kwargs)
         op = NUMPY_OVERRIDES.get(ufunc)
         if method != "__call__" or op is None or kwargs:
             names = sorted(f.__name__ for f in NUMPY_OVERRIDES if isinstance(f, np.ufunc))
@@ -199,7 +241,6 @@ class Tensor:
                 "requires_grad=True, or it was computed under no_grad())")
         seed = _seed_gradient(self, grad)
         if create_graph:
-            from .function import enable_grad
             with enable_grad():
                 self._backward(Tensor(seed) if not isinstance(seed, Tensor) else seed, True)
         else:
@@ -219,11 +260,16 @@ class Tensor:
             if tensor._retains_grad:
                 _accumulate(tensor, g, stored)
             node: Any = tensor._node
-            args = node.inputs if create_graph else node.arrays
-            input_grads = node.backward(*args, g)
-            if type(input_grads) is not tuple or len(input_grads) != len(node.inputs):
-                raise _bad_backward(node, input_grads)
-            for x, needed, gx in zip(node.inputs, node.needs_input_grad, input_grads):
+            if create_graph:
+                _check_unchanged(node)
+                input_grads = node.backward(*node.inputs, g)
+            else:
+                input_grads = node.backward(*node.arrays, g)
+            if not node._trusted:
+                input_grads = _checked_grads(node, input_grads, create_graph)
+            for x, saved, needed, gx in zip(node.inputs, node.arrays, node.needs_input_grad, input_grads):
+                if x is not saved and x.data is not saved:      # (a constant is its own saved value)
+                    raise _replaced(node, x)
                 if not needed or gx is None:
                     continue
                 if gx.shape != x.data.shape:
@@ -259,13 +305,15 @@ def _seed_gradient(output: Tensor, grad: Any) -> Any:
 def _accumulate(tensor: Tensor, g: Any, stored: set[int]) -> None:
     """Add ``g`` to ``tensor.grad``, in the tensor's own dtype (float32 stays float32).
 
-    A gradient array gets memory of its own when it is a view, the seed, or
-    already some other tensor's ``.grad`` (``a + b`` hands both the same array),
-    so that changing one ``.grad`` in place never changes another.
+    A gradient array gets memory of its own when it is a view (of the seed, of
+    an input, of another gradient), the seed itself, or already some other
+    tensor's ``.grad`` (``a + b`` hands both the same array), so that changing
+    one ``.grad`` in place never changes another array.
     """
     dtype = tensor.data.dtype
     if not isinstance(g, Tensor):
-        if not (isinstance(g, np.ndarray) and g.flags.writeable and g.dtype == dtype) or id(g) in stored:
+        if (type(g) is not np.ndarray or g.base is not None or not g.flags.writeable
+                or g.dtype != dtype or id(g) in stored):
             g = np.array(g, dtype=dtype)
         if tensor.grad is not None:
             g = tensor.grad.data + g
@@ -279,11 +327,70 @@ def _accumulate(tensor: Tensor, g: Any, stored: set[int]) -> None:
     tensor.grad = g
 
 
-def _bad_backward(node: Any, grads: Any) -> TypeError:
-    count = len(grads) if isinstance(grads, tuple) else f"a {type(grads).__name__}"
-    return TypeError(
-        f"{node.name}: backward must return a tuple with one gradient (or None) per input: "
-        f"{len(node.inputs)} inputs, got {count}")
+def _replaced(node: Any, x: Tensor) -> RuntimeError:
+    position = next(i for i, y in enumerate(node.inputs) if y is x)
+    return RuntimeError(
+        f"{node.name}: input {position} (shape {x.shape}) had its .data replaced after the operation "
+        "was recorded, so backward would mix old and new values; compute the result again after "
+        "changing .data (or change the array in place, under no_grad, after backward)")
+
+
+def _check_unchanged(node: Any) -> None:
+    for x, saved in zip(node.inputs, node.arrays):
+        if isinstance(x, Tensor) and x.data is not saved:
+            raise _replaced(node, x)
+
+
+def _checked_grads(node: Any, grads: Any, create_graph: bool) -> tuple[Any, ...]:
+    """What a user's ``backward`` returned, as one gradient (or None) per input, or a clear error."""
+    who, count = type(node).__name__, len(node.inputs)
+    expected = (f"expected a tuple of {count} gradient{'s' * (count != 1)} "
+                "(one per input, None where there is none)")
+    if grads is None:
+        raise TypeError(
+            f"{who}.backward returned None; {expected}. In ad, backward returns the gradients "
+            "instead of adding them to x.grad")
+    if isinstance(grads, list):
+        grads = tuple(grads)
+    if not isinstance(grads, tuple):
+        if count != 1:
+            raise TypeError(f"{who}.backward returned a {type(grads).__name__}; {expected}")
+        grads = (grads,)
+    if len(grads) != count:
+        raise TypeError(f"{who}.backward returned {len(grads)} gradients for {count} inputs; {expected}")
+    return tuple(
+        None if gx is None or not needed else _checked_grad(node, i, gx, create_graph)
+        for i, (gx, needed) in enumerate(zip(grads, node.needs_input_grad)))
+
+
+def _checked_grad(node: Any, i: int, gx: Any, create_graph: bool) -> Any:
+    who, x = type(node).__name__, node.inputs[i]
+    if isinstance(gx, Tensor):
+        if create_graph:
+            return gx
+        gx = gx.data
+    try:
+        array = np.asarray(gx)
+    except ValueError as error:
+        raise TypeError(
+            f"{who}.backward: the gradient for input {i} is not an array of numbers ({error})") from error
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{who}.backward: the gradient for input {i} holds {array.dtype} data; "
+            "expected real floating-point numbers")
+    if array.dtype.kind != "f" or array is gx and any(array is a for a in (*node.arrays, node.output)):
+        array = array.astype(x.dtype)       # a number of its own, never an input's memory
+    if array.shape != x.shape:
+        try:
+            fitted = unbroadcast(array, x.shape)
+        except ValueError:
+            fitted = None
+        if fitted is None or fitted.shape != x.shape:
+            raise ValueError(
+                f"{who}.backward: the gradient for input {i} has shape {array.shape}, "
+                f"but the input has shape {x.shape}")
+        array = fitted
+    return array
 
 
 def _fit(node: Any, grad: Any, shape: tuple[int, ...]) -> Any:
@@ -334,6 +441,13 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape) if extra else grad
+
+
+_COMPARISONS = {np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal}
+
+
+def _plain(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _as_float_array(data: Any, requires_grad: bool) -> Any:
