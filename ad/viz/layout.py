@@ -1,21 +1,10 @@
-"""Pictures of automatic differentiation, drawn with matplotlib alone (no Graphviz).
+"""Where the boxes and arrows of an expression graph go: pure Python and numpy, no matplotlib.
 
-Graphs
-    :func:`graph_layout` places the expression graph behind a tensor (pure
-    Python, no matplotlib: it is what the tests check); :func:`draw_graph`
-    draws it; :func:`backward_steps` replays the backward pass one node at a
-    time without touching anyone's ``.grad``, and :func:`draw_backward_steps`
-    draws that replay as a grid of small graphs.
-
-Plots
-    :func:`plot_tangents` (a function and its tangent lines),
-    :func:`plot_fd_error` (finite-difference error against step size, with
-    :func:`fd_errors` behind it), :func:`plot_field` (a scalar field and its
-    gradient field) and :func:`plot_path` (a path over a landscape).
-
-Every drawing function accepts ``ax=`` and returns the Axes it drew on.
-``import ad`` does not import this module; matplotlib is imported when a
-drawing function is first called.
+:func:`graph_layout` places the graph behind a tensor; :func:`backward_steps`
+replays the backward pass one tensor at a time and :func:`local_derivatives`
+reads off the derivative along each edge, both without touching anyone's
+``.grad``. Everything here is data, which is what the tests check; drawing it
+is the job of ``ad.viz.graphs``.
 
 How the graph is laid out (the Sugiyama recipe, kept small): operations get
 layers by longest path from the inputs, so every edge points right; a leaf or
@@ -38,21 +27,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 
-from .function import no_grad
-from .tensor import Tensor, _reverse_topological_order, unbroadcast
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.typing import LegendLocType
+from .. import Tensor, no_grad, unbroadcast
+from ..tensor import _reverse_topological_order
 
 __all__ = [
     "GraphNode", "GraphEdge", "GraphLayout", "BackwardStep",
-    "graph_layout", "draw_graph", "backward_steps", "draw_backward_steps", "local_derivatives",
-    "fd_errors", "plot_tangents", "plot_fd_error", "plot_field", "plot_path",
+    "graph_layout", "backward_steps", "local_derivatives",
 ]
 
 # Layout units are points at the nominal font size FONT; drawing scales them.
@@ -63,23 +47,11 @@ PAD_X, PAD_Y = 0.7 * FONT, 0.45 * FONT
 NODE_GAP = 1.0 * FONT         # vertical space between boxes in a layer
 LAYER_GAP = 3.0 * FONT        # horizontal space between layers
 WAYPOINT_H = 0.8 * FONT       # the room an edge takes when it passes a layer
-MARGIN = 0.6 * FONT           # room around a drawn graph
 LABEL_SIZE = 0.85             # edge labels' font, relative to the boxes'
-# The small graphs of draw_backward_steps have narrower gaps, padding and margins, so
-# that their text stays readable: two columns, 7 inches wide, show chapter 3's at 9 pt.
-STEP_GAP, STEP_PAD, STEP_MARGIN = 1.15 * FONT, 0.3 * FONT, 0.2 * FONT
+LABEL_GAP = 3.5 * FONT        # a gap holding edge labels is this much wider than the widest
 TINY = 4                      # arrays with at most this many elements show their values...
 MAX_VALUE_CHARS = 22          # ...if they fit in this many characters
 CHECK = "\u2713"              # shown for a gradient too large to print
-
-COLORS = {
-    "leaf": ("#dbeafe", "#1d4ed8"),       # (face, edge): inputs that need a gradient
-    "op": ("#fef3c7", "#b45309"),         # operations
-    "constant": ("#f1f5f9", "#64748b"),   # numbers and tensors that need no gradient
-}
-EDGE_COLOR, CONSTANT_EDGE_COLOR = "#475569", "#94a3b8"
-HIGHLIGHT, GRAD_COLOR = "#dc2626", "#b91c1c"
-NOTE_COLOR = "#6d28d9"                 # the caller's notes (see graph_layout)
 
 
 # ---------------------------------------------------------------- the graph as data
@@ -352,7 +324,8 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
                  grads: Any = None, edge_labels: Any = None,
                  notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
                  leaves: Literal["near", "left"] = "near",
-                 layer_gap: float = LAYER_GAP, box_pad: float = PAD_X) -> GraphLayout:
+                 layer_gap: float = LAYER_GAP, box_pad: float = PAD_X,
+                 label_gap: float = LABEL_GAP) -> GraphLayout:
     """Place the graph behind ``output``: boxes in layers, inputs left, output right.
 
     ``grads`` chooses the gradients reserved room and shown: ``None`` uses the
@@ -366,8 +339,9 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     (split at newlines), and the box grows to fit it; tensors that are not in
     the graph are ignored. ``leaves="near"`` puts each leaf just before its first use; ``"left"`` lines
     all leaves that need a gradient up in the first column. ``layer_gap`` is
-    the room between columns (widened to fit edge labels) and ``box_pad`` the
-    room either side of the text in a box.
+    the room between columns, ``box_pad`` the room either side of the text in
+    a box, and ``label_gap`` how much wider than the widest edge label a gap
+    with labels is made (when that is wider than ``layer_gap``).
     """
     nodes, edges, keys = _collect(output)
     n = len(nodes)
@@ -413,7 +387,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
     for e in edges:
         e.label = label_of.get((e.source, e.target, e.index), label_of.get((e.source, e.target), ""))
     widest_label = max((len(e.label) for e in edges), default=0)
-    gap = max(layer_gap, widest_label * CHAR_W * LABEL_SIZE + 3.5 * FONT) if widest_label else layer_gap
+    gap = max(layer_gap, widest_label * CHAR_W * LABEL_SIZE + label_gap) if widest_label else layer_gap
 
     # ---- layers: longest path for operations; leaves and constants just before first use
     consumers: list[list[int]] = [[] for _ in range(n)]
@@ -806,415 +780,3 @@ def _place_labels(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
             placed[j] = candidates[j][scores.index(max(scores))]
     for j, at in placed.items():
         edges[j].label_at = at
-
-
-# ---------------------------------------------------------------- drawing
-
-def _plt() -> Any:
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _edge_keys(layout: GraphLayout, edges: Iterable[Any]) -> set[tuple[int, int]]:
-    out = set()
-    for e in edges:
-        src, dst = e[0], e[1]
-        a = src if isinstance(src, int) else layout._keys.get(id(src))
-        b = dst if isinstance(dst, int) else layout._keys.get(id(dst))
-        if a is not None and b is not None:
-            out.add((a, b))
-    return out
-
-
-def _node_keys(layout: GraphLayout, items: Iterable[Any]) -> set[int]:
-    out = set()
-    for t in items:
-        k = t if isinstance(t, int) else layout._keys.get(id(t))
-        if k is not None:
-            out.add(k)
-    return out
-
-
-def _prepare_axes(layout: GraphLayout, ax: Any, max_width: float, max_height: float,
-                  title: str | None, margin: float = MARGIN) -> tuple[Any, float]:
-    """The Axes to draw on and the points per layout unit on it."""
-    plt = _plt()
-    w, h = layout.width + 2 * margin, layout.height + 2 * margin
-    if ax is None:
-        scale = min(1.0, max_width * 72 / w, max_height * 72 / h)
-        title_in = 0.35 if title else 0.0
-        fig_w = w * scale / 72
-        if title:       # a title wider than the graph widens the figure (up to max_width)
-            fig_w = min(max(fig_w, _text_width(title, _title_size(scale)) / 72 + 0.25),
-                        max(fig_w, max_width))
-        fig = plt.figure(figsize=(fig_w, h * scale / 72 + title_in))
-        ax = fig.add_axes((0, 0, 1, (h * scale / 72) / (h * scale / 72 + title_in)))
-    ax.set_xlim(-margin, layout.width + margin)
-    ax.set_ylim(-layout.height - margin, margin)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    fig = ax.figure
-    pos = ax.get_position()
-    fw, fh = fig.get_size_inches()
-    scale = min(pos.width * fw * 72 / w, pos.height * fh * 72 / h)
-    if title:
-        ax.set_title(title, fontsize=_title_size(scale))
-    return ax, scale
-
-
-def _title_size(scale: float) -> float:
-    return max(8.0, min(11.0, 11.0 * scale))
-
-
-def _text_width(text: str, size: float) -> float:
-    """The width of ``text`` in points, set in matplotlib's default font (math included)."""
-    from matplotlib.textpath import TextPath
-    return float(TextPath((0, 0), text, size=size).get_extents().width)
-
-
-def _draw_layout(ax: Any, layout: GraphLayout, scale: float, shown_grads: set[int] | None,
-                 highlight_nodes: set[int], highlight_edges: set[tuple[int, int]],
-                 output_key: int, reverse_highlight: bool = False) -> None:
-    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
-    from matplotlib.path import Path
-
-    fs = FONT * scale
-    for e in layout.edges:
-        lit = (e.source, e.target) in highlight_edges
-        color = HIGHLIGHT if lit else (EDGE_COLOR if e.differentiable else CONSTANT_EDGE_COLOR)
-        verts, codes = [e.points[0]], [Path.MOVETO]
-        for (x0, y0), (x1, y1) in zip(e.points, e.points[1:]):
-            xm = (x0 + x1) / 2
-            verts += [(xm, y0), (xm, y1), (x1, y1)]
-            codes += [Path.CURVE4] * 3
-        arrow = FancyArrowPatch(
-            path=Path(verts, codes), arrowstyle="<|-" if lit and reverse_highlight else "-|>",
-            mutation_scale=max(4.0, 9 * scale),
-            color=color, linewidth=(2.2 if lit else 0.9) * max(scale, 0.5),
-            linestyle="-" if e.differentiable else (0, (3, 2)), shrinkA=0, shrinkB=0,
-            zorder=3 if lit else 1)
-        ax.add_patch(arrow)
-        if e.label_at is not None:
-            ax.text(*e.label_at, e.label, ha="center", va="center", fontsize=fs * LABEL_SIZE,
-                    family="monospace", color=HIGHLIGHT if lit else "#334155", zorder=4,
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#cbd5e1",
-                              lw=0.5 * max(scale, 0.5)))
-
-    for nd in layout.nodes:
-        face, edge = COLORS[nd.kind]
-        lit = nd.key in highlight_nodes
-        left, bottom, _, _ = nd.box
-        box = FancyBboxPatch(
-            (left, bottom), nd.width, nd.height,
-            boxstyle=f"round,pad=0,rounding_size={0.35 * FONT}",
-            facecolor="#fee2e2" if lit else face, edgecolor=HIGHLIGHT if lit else edge,
-            linewidth=(2.4 if lit else (1.6 if nd.key == output_key else 0.9)) * max(scale, 0.5),
-            linestyle="-" if nd.kind != "constant" else (0, (3, 2)), zorder=5)
-        ax.add_patch(box)
-        texts: list[tuple[str, str, str]] = [(nd.title, "bold", "#0f172a")]
-        texts += [(line, "normal", "#1e293b") for line in nd.lines]
-        if nd.grad_text:
-            show = shown_grads is None or nd.key in shown_grads
-            texts.append((nd.grad_text if show else "", "bold", GRAD_COLOR))
-        texts += [(line, "normal", NOTE_COLOR) for line in nd.notes]
-        y = nd.y + (len(texts) - 1) * LINE_H / 2
-        for text, weight, color in texts:
-            if text:
-                ax.text(nd.x, y, text, ha="center", va="center", fontsize=fs,
-                        family="monospace", weight=weight, color=color, zorder=6)
-            y -= LINE_H
-
-
-def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = True,
-               show_grads: bool = True, grads: Any = None,
-               highlight_nodes: Iterable[Any] = (), highlight_edges: Iterable[Any] = (),
-               edge_labels: Any = None,
-               notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
-               leaves: Literal["near", "left"] = "near",
-               title: str | None = None, max_width: float = 7.0, max_height: float = 9.0) -> Axes:
-    """Draw the expression graph behind ``output``: inputs on the left, output on the right.
-
-    Leaves (blue), operations (amber) and constants (grey, dashed) are boxes
-    showing the name or operation, the shape, the value (for scalars and tiny
-    arrays) and the gradient once computed (red). ``grads``, ``edge_labels``,
-    ``notes`` (extra lines of your own at the bottom of a box, in violet) and
-    ``leaves`` are as in :func:`graph_layout`. ``highlight_nodes`` takes
-    tensors; ``highlight_edges`` takes ``(input, consumer)`` pairs of tensors.
-
-    Without ``ax`` a figure is made to fit the graph (at most ``max_width`` by
-    ``max_height`` inches). With ``ax`` the text is scaled to fit that Axes
-    as it is now: resize the figure first, then draw.
-    """
-    layout = graph_layout(output, show_values=show_values, show_grads=show_grads, grads=grads,
-                          edge_labels=edge_labels, notes=notes, leaves=leaves)
-    ax, scale = _prepare_axes(layout, ax, max_width, max_height, title)
-    _draw_layout(ax, layout, scale, None, _node_keys(layout, highlight_nodes),
-                 _edge_keys(layout, highlight_edges), layout.output)
-    return ax
-
-
-def draw_backward_steps(output: Tensor, ncols: int = 2, *, show_values: bool = False,
-                        edge_labels: Any = None, leaves: Literal["near", "left"] = "near",
-                        panel_width: float | None = None, title: str | None = None) -> np.ndarray:
-    """Draw the backward pass as a grid of small graphs, one per step.
-
-    Step *i* highlights the tensor whose gradient has just been completed and
-    the edges it came back along, their arrowheads turned to point the way the
-    gradient flows (it is the sum of what each consumer sent); the gradients
-    completed so far are shown in red. Gradients are computed by
-    :func:`backward_steps`, so no tensor's ``.grad`` changes. Every panel
-    draws the same layout, with room for every gradient reserved from the
-    start, so no box moves or changes size between steps. The text scales
-    with ``panel_width`` (inches; the default fills 7 inches). Returns the
-    array of Axes (unused cells of the grid are switched off).
-    """
-    plt = _plt()
-    steps = backward_steps(output)
-    layout = graph_layout(output, show_values=show_values, show_grads=True, grads="all",
-                          edge_labels=edge_labels, leaves=leaves, layer_gap=STEP_GAP,
-                          box_pad=STEP_PAD)
-    ncols = max(1, min(ncols, len(steps)))
-    nrows = -(-len(steps) // ncols)
-    aspect = (layout.height + 2 * STEP_MARGIN) / (layout.width + 2 * STEP_MARGIN)
-    if panel_width is None:
-        panel_width = 7.0 / ncols
-    pad, title_h, suptitle_h = 0.03, 0.4, (0.4 if title else 0.0)
-    cell_w, cell_h = panel_width, panel_width * aspect + title_h
-    fig_w, fig_h = cell_w * ncols, cell_h * nrows + suptitle_h
-    fig = plt.figure(figsize=(fig_w, fig_h))
-    if title:
-        fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig_h, va="top")
-    axes = np.empty((nrows, ncols), dtype=object)
-    for r in range(nrows):
-        for c in range(ncols):
-            left = c * cell_w + pad
-            bottom = (nrows - 1 - r) * cell_h + pad
-            axes[r, c] = fig.add_axes((left / fig_w, bottom / fig_h, (cell_w - 2 * pad) / fig_w,
-                                       (cell_h - title_h - pad) / fig_h))
-    shown: set[int] = set()
-    for i, ax in enumerate(axes.flat):
-        if i >= len(steps):
-            ax.set_axis_off()
-            continue
-        step = steps[i]
-        k = layout.key(step.tensor)
-        shown.add(k)
-        name = step.tensor.name or layout.nodes[k].title
-        n = len(step.edges)
-        how = "seeded with 1" if n == 0 else ("from 1 edge" if n == 1 else f"sum over {n} edges")
-        ax, scale = _prepare_axes(layout, ax, 0, 0, None, STEP_MARGIN)
-        ax.set_title(f"step {i + 1}: grad of {name}\n({how})", linespacing=1.3,
-                     fontsize=min(11.0, max(9.0, FONT * scale)))      # as the boxes' text
-        edges = {(layout.key(x), layout.key(t)) for x, t, _ in step.edges}
-        _draw_layout(ax, layout, scale, set(shown), {k}, edges, layout.output, reverse_highlight=True)
-    return axes
-
-
-# ---------------------------------------------------------------- plots
-
-def _axes(ax: Any, figsize: tuple[float, float] = (6.0, 4.0)) -> Any:
-    if ax is None:
-        _, ax = _plt().subplots(figsize=figsize)
-    return ax
-
-
-def plot_tangents(f: Callable[[Any], Any], df: Callable[[Any], Any], xs: Sequence[float],
-                  x_range: tuple[float, float] | None = None, ax: Axes | None = None, *,
-                  half_width: float = 0.6, annotate: bool = True, legend_loc: LegendLocType = "best",
-                  title: str = "A function and its tangent lines", label: str = "f(x)") -> Axes:
-    """Plot ``f`` over ``x_range`` and its tangent line (slope ``df(x)``) at each of ``xs``.
-
-    ``f`` and ``df`` take numpy arrays. Each tangent is drawn ``half_width``
-    either side of its point, labelled with its slope when ``annotate``.
-    """
-    ax = _axes(ax)
-    xs = [float(x) for x in xs]
-    lo, hi = x_range if x_range is not None else (min(xs) - 1.0, max(xs) + 1.0)
-    grid = np.linspace(lo, hi, 400)
-    ax.plot(grid, np.asarray(f(grid), dtype=float), color="#1f2937", linewidth=2, label=label)
-    for i, x in enumerate(xs):
-        y, slope = float(f(x)), float(df(x))
-        t = np.array([x - half_width, x + half_width])
-        ax.plot(t, y + slope * (t - x), color="#dc2626", linewidth=1.5,
-                label="tangent lines" if i == 0 else None)
-        ax.plot([x], [y], "o", color="#dc2626", markersize=5)
-        if annotate:
-            # put the text on the side the curve bends away from, clear of the tangent
-            eps = 1e-3 * max(1.0, abs(x))
-            bend = float(df(x + eps)) - float(df(x - eps))
-            up = 1 if bend <= 0 else -1
-            side = 0 if abs(slope) < 0.15 else (-1 if slope * up > 0 else 1)
-            ax.annotate(f"slope {slope:.2f}", (x, y), textcoords="offset points",
-                        xytext=(8 * side, 13 * up), ha={-1: "right", 0: "center", 1: "left"}[side],
-                        va="bottom" if up > 0 else "top", fontsize=8.5, color="#991b1b")
-    ax.set_xlim(lo, hi)
-    ax.margins(y=0.15)
-    ax.set_xlabel("x")
-    ax.set_ylabel(label)
-    ax.set_title(title)
-    ax.legend(loc=legend_loc, fontsize=9)
-    return ax
-
-
-FDMethod = Literal["forward", "central"]
-"""The finite-difference formulas :func:`fd_errors` knows."""
-
-
-def fd_errors(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
-              hs: Sequence[float] | np.ndarray, method: FDMethod = "forward",
-              dtype: Any = np.float64) -> np.ndarray:
-    """Absolute errors of finite-difference derivatives of ``f`` at ``x``, one per step in ``hs``.
-
-    Everything (x, h, f's arithmetic) is done in ``dtype``, as a program in that
-    precision would; the exact derivative ``df`` is taken in float64 at the
-    point ``x`` actually represents in ``dtype``.
-    """
-    dt = np.dtype(dtype).type
-    x_d = dt(x)
-    exact = float(df(np.float64(x_d)))
-    errors: list[float] = []
-    with np.errstate(all="ignore"):
-        for h in hs:
-            h_d = dt(h)
-            if method == "forward":
-                approx = (f(x_d + h_d) - f(x_d)) / h_d
-            elif method == "central":
-                approx = (f(x_d + h_d) - f(x_d - h_d)) / (dt(2) * h_d)
-            else:
-                raise ValueError(f"fd_errors: method must be 'forward' or 'central', not {method!r}")
-            errors.append(abs(float(approx) - exact))
-    return np.array(errors)
-
-
-def plot_fd_error(f: Callable[[Any], Any], df: Callable[[Any], Any], x: float,
-                  hs: Sequence[float] | np.ndarray | None = None, ax: Axes | None = None, *,
-                  methods: Sequence[FDMethod] = ("forward", "central"),
-                  dtypes: Sequence[Any] = (np.float64, np.float32), mark_best: bool = False,
-                  title: str | None = None) -> Axes:
-    """Finite-difference error against step size ``h`` on log-log axes: the V curves.
-
-    One line per method and dtype (see :func:`fd_errors`), solid for the first
-    dtype and dashed for the next; ``mark_best`` puts a dot on each line's
-    smallest error. Errors that are exactly zero are left out of the plot.
-    """
-    ax = _axes(ax, (6.4, 4.2))
-    steps: np.ndarray = np.logspace(-16, 0, 161) if hs is None else np.asarray(hs, dtype=float)
-    colors = {"forward": "#2563eb", "central": "#dc2626"}
-    styles = ["-", "--", ":", "-."]
-    for j, dtype in enumerate(dtypes):
-        for method in methods:
-            err = fd_errors(f, df, x, steps, method, dtype)
-            shown = np.where(err > 0, err, np.nan)
-            color = colors.get(method, None)
-            ax.loglog(steps, shown, styles[j % len(styles)], color=color, linewidth=1.6,
-                      label=f"{method}, {np.dtype(dtype).name}")
-            if mark_best and np.any(err > 0):
-                best = int(np.nanargmin(shown))
-                ax.loglog([steps[best]], [shown[best]], "o", color=color, markersize=5)
-    ax.set_xlabel("step size h")
-    ax.set_ylabel("absolute error of the derivative")
-    ax.set_title(title or f"Finite-difference error at x = {x:g}")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=9, loc="best")
-    return ax
-
-
-def _ad_gradient(f: Callable[..., Any], X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The gradient of f at every grid point with one backward pass of ``ad``."""
-    x = Tensor(np.array(X, dtype=np.float64), requires_grad=True)
-    y = Tensor(np.array(Y, dtype=np.float64), requires_grad=True)
-    out = f(x, y)
-    out.sum().backward()          # the points are independent: one pass gives them all
-    gx = x.grad.data if x.grad is not None else np.zeros_like(X)
-    gy = y.grad.data if y.grad is not None else np.zeros_like(Y)
-    return gx, gy
-
-
-def _contours(ax: Any, f: Callable[..., Any], xlim: tuple[float, float], ylim: tuple[float, float],
-              n: int, levels: int, cmap: str) -> Any:
-    X, Y = np.meshgrid(np.linspace(*xlim, n), np.linspace(*ylim, n))
-    with no_grad():
-        Z = np.asarray(f(X, Y), dtype=float)
-    filled = ax.contourf(X, Y, Z, levels=levels, cmap=cmap, alpha=0.85)
-    ax.contour(X, Y, Z, levels=levels, colors="white", linewidths=0.5, alpha=0.6,
-               linestyles="solid")
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_aspect("equal")
-    return filled
-
-
-def _centres(lim: tuple[float, float], n: int) -> np.ndarray:
-    """The centres of n equal cells spanning lim (arrows there stay inside the plot)."""
-    edges = np.linspace(lim[0], lim[1], n + 1)
-    return (edges[:-1] + edges[1:]) / 2
-
-
-def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
-               xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
-               ax: Axes | None = None, *, n: int = 121, arrows: int = 13, levels: int = 20,
-               descent: bool = False, cmap: str = "viridis", colorbar: bool = True,
-               label: str = "f(x, y)", title: str | None = None) -> Axes:
-    """A scalar field f(x, y) as filled contours, with its gradient field as arrows.
-
-    ``f`` takes two arrays of the same shape and returns an array. Without
-    ``grad`` the gradients come from ``ad`` (``f`` then has to work on tensors
-    too: arithmetic, ``np.sin``, ``ad.exp``...), one backward pass for the
-    whole grid of arrows. ``grad(x, y)`` may return ``(df/dx, df/dy)`` instead. The arrows sit at the
-    centres of an ``arrows`` by ``arrows`` grid of cells.
-    ``descent=True`` draws minus the gradient, the way downhill. ``label``
-    names the colour bar. The axes have equal scales, so that every arrow is
-    drawn perpendicular to the contour lines, as a gradient is.
-    """
-    ax = _axes(ax, (5.6, 4.6))
-    filled = _contours(ax, f, xlim, ylim, n, levels, cmap)
-    AX, AY = np.meshgrid(_centres(xlim, arrows), _centres(ylim, arrows))
-    if grad is None:
-        GX, GY = _ad_gradient(f, AX, AY)
-    else:
-        GX, GY = (np.broadcast_to(np.asarray(g, dtype=float), AX.shape) for g in grad(AX, AY))
-    sign = -1.0 if descent else 1.0
-    ax.quiver(AX, AY, sign * GX, sign * GY, color="#111827", angles="xy", pivot="mid",
-              width=0.005, headwidth=3.5, headlength=4, headaxislength=3.5)
-    if colorbar:
-        ax.figure.colorbar(filled, ax=ax, shrink=0.85, label=label)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    ax.set_title(title or ("f and its negative gradient (downhill)" if descent else
-                           "f and its gradient (uphill)"))
-    return ax
-
-
-def plot_path(path: Any, ax: Axes | None = None, *, f: Callable[..., Any] | None = None,
-              xlim: tuple[float, float] | None = None, ylim: tuple[float, float] | None = None,
-              label: str | None = None, color: str | None = None, n: int = 121, levels: int = 20,
-              cmap: str = "viridis", title: str | None = None) -> Axes:
-    """Draw a path of points (an array of shape (k, 2)) as a line with a start and an end mark.
-
-    With ``f`` the landscape is drawn underneath as filled contours first (over
-    ``xlim``, ``ylim``, which default to the path's extent plus a margin). Call
-    again with the same ``ax`` to overlay several paths.
-    """
-    points = np.asarray([np.asarray(p, dtype=float).reshape(-1) for p in path])
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"plot_path: expected points of shape (k, 2), got {points.shape}")
-    ax = _axes(ax, (5.6, 4.6))
-    if f is not None:
-        lo, hi = points.min(axis=0), points.max(axis=0)
-        pad = 0.15 * np.maximum(hi - lo, 1e-9) + 0.5
-        xlim = xlim or (float(lo[0] - pad[0]), float(hi[0] + pad[0]))
-        ylim = ylim or (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
-        _contours(ax, f, xlim, ylim, n, levels, cmap)
-    (line,) = ax.plot(points[:, 0], points[:, 1], "-o", color=color or "#f97316", markersize=3,
-                      linewidth=1.6, label=label, zorder=5)
-    c = line.get_color()
-    ax.plot(points[0, 0], points[0, 1], "o", color="white", markeredgecolor=c, markersize=8, zorder=6)
-    ax.plot(points[-1, 0], points[-1, 1], "*", color=c, markeredgecolor="#111827", markersize=13,
-            zorder=6)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title or not ax.get_title():
-        ax.set_title(title or f"A path of {len(points) - 1} steps")
-    if label:
-        ax.legend(fontsize=9, loc="best")
-    return ax
