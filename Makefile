@@ -41,9 +41,16 @@ $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -c constraints.txt -e '.[book,test]'
 	touch $@ $(VENV)/.stamp-book
 
+# Kernels in .venv log at ERROR and above: ipykernel 7 warns at every start that its local
+# TCP socket is unencrypted, which fills the log of `make test` with lines that are not ours.
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
+$(KERNEL_CONFIG): | $(BIN)/python
+	mkdir -p $(@D)
+	echo 'c.IPKernelApp.log_level = "ERROR"   # written by the Makefile' > $@
+
 venv: $(BIN)/python
-install-book: $(VENV)/.stamp-book
-install: $(VENV)/.stamp-test
+install-book: $(VENV)/.stamp-book $(KERNEL_CONFIG)
+install: $(VENV)/.stamp-test $(KERNEL_CONFIG)
 
 # Matplotlib builds its font cache on first import and says so on stderr; do that
 # here, once, so that no notebook's output depends on whether it is a first run.
@@ -124,7 +131,4 @@ distclean: clean
 # Re-execute chapters in place, storing their outputs (NB=book/02_sixteen_lines.ipynb for one).
 NB ?= book/*.ipynb
 execute: install warm
-	$(BIN)/python -c "import sys, nbformat, nbclient; \
-	[(nb := nbformat.read(p, 4), nbclient.NotebookClient(nb, timeout=60, record_timing=False, \
-	  resources={'metadata': {'path': 'book'}}).execute(), nbformat.write(nb, p), print('executed', p)) \
-	 for p in sys.argv[1:]]" $(NB)
+	$(BIN)/python tools/execute_notebooks.py $(NB)

@@ -4,7 +4,9 @@ Serves ``_build/html`` on 127.0.0.1 and drives the system's Chromium (headless,
 through Playwright's Python package; never a downloaded browser). Every request
 to another host is blocked and counted. For every page in ``_toc.yml``: HTTP 200,
 no console errors, no blocked or failed requests, every image loaded and with alt
-text, and maths rendered by the MathJax that the book carries. The search page
+text, figures sharp on a 2x screen (at least 1.5 image pixels per CSS pixel),
+maths rendered by the MathJax that the book carries, no display equation wider
+than its column, and no code or output that scrolls sideways. The search page
 must find "gradient". A full-page screenshot of each page goes to
 ``_build/screenshots/`` for people to look at.
 
@@ -163,6 +165,28 @@ UNRENDERED_MATHS = """() => [...document.querySelectorAll(".math")]
     .map(el => el.textContent.slice(0, 60))"""
 
 
+# Figures are drawn at 2x (InlineBackend "retina") and shown at half their pixel size.
+MIN_DENSITY = 1.5
+BLURRY_IMAGES = """(minimum) => [...document.querySelectorAll("article img")]
+    .filter(img => img.clientWidth > 0 && img.naturalWidth / img.clientWidth < minimum)
+    .map(img => `${(img.currentSrc || img.src).split("/").pop()}: ${img.naturalWidth} px `
+               + `shown at ${img.clientWidth} CSS px`)"""
+
+# A display equation wider than its column is cut off (or scrolls with no visible cue).
+OVERFLOWING_MATHS = """() => [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter(el => {
+        const maths = el.querySelector("mjx-math");
+        const column = el.closest("div.math, .math") || el.parentElement;
+        return maths && maths.getBoundingClientRect().width > column.clientWidth + 1;
+    })
+    .map(el => (el.closest(".math") || el).textContent.slice(0, 60))"""
+
+# Code and outputs wrap or fit: nothing a reader must scroll sideways to read.
+SIDEWAYS = """() => [...document.querySelectorAll("article pre")]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => pre.textContent.split("\\n").reduce((a, b) => a.length >= b.length ? a : b).slice(0, 80))"""
+
+
 def test_toc_lists_pages():
     docs = toc_documents()
     assert docs[0] == "book/intro" and len(docs) >= 2, docs
@@ -195,7 +219,16 @@ def test_page(visit, doc):
     no_alt = page.evaluate(IMAGES_WITHOUT_ALT)
     if no_alt:
         problems.append(f"images without alt text: {no_alt}")
+    blurry = page.evaluate(BLURRY_IMAGES, MIN_DENSITY)
+    if blurry:
+        problems.append(f"figures below {MIN_DENSITY} image pixels per CSS pixel: {blurry}")
+    sideways = page.evaluate(SIDEWAYS)
+    if sideways:
+        problems.append(f"code or output that scrolls sideways (longest lines): {sideways}")
     if maths:
+        overflowing = page.evaluate(OVERFLOWING_MATHS)
+        if overflowing:
+            problems.append(f"display equations wider than the column at 1280 px: {overflowing}")
         unrendered = page.evaluate(UNRENDERED_MATHS)
         if unrendered:
             problems.append(f"maths not rendered by MathJax: {unrendered}")
