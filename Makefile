@@ -12,7 +12,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 # Pytest without its cache folder (and without _build's copies of notebooks: see pyproject.toml).
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
-JB     := $(BIN)/jupyter-book build . --all -W -n --keep-going
+# jupyter-book through a wrapper that keeps Sphinx's colour codes out of files and CI logs.
+JB     := $(BIN)/python tools/build_book.py build . --all -W -n --keep-going
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install install-book chromium warm lint unit notebooks build browser execute \
