@@ -6,10 +6,11 @@
 one of them is first called.
 
 A figure made here is sized so that its smallest text is readable where it
-will be shown: a notebook (and the book built from it) saves a figure at
-100 dpi, cropped to what is drawn, and shows it at that many CSS pixels, or
-narrower to fit the page's text column. :func:`displayed_text_px` measures a
-figure the same way.
+will be shown: a notebook (and the book built from it) shows a figure at
+100 CSS pixels per inch, cropped to what is drawn, or narrower to fit the
+page's text column (the book saves it at twice that many image pixels, for
+sharp HiDPI screens, without changing its displayed size).
+:func:`displayed_text_px` measures a figure the same way.
 """
 
 from __future__ import annotations
