@@ -1,11 +1,12 @@
 """Every chapter runs where readers open it: its own first cell installs the package.
 
 Colab has neither `ad` nor this repository. The test makes the same situation
-here: a fresh virtual environment without the package (it sees the book's tools
-through a path file, but not `ad`), with the first cell's install source
-(`AD_INSTALL_SOURCE`) pointed at a copy of this clone instead of GitHub. Each
-chapter then runs top to bottom in that environment, starting with the package
-uninstalled, so each one's own first cell has to install it.
+here: a fresh virtual environment with only what Colab has (numpy, matplotlib,
+a Jupyter kernel; the versions of constraints.txt, which pip's cache usually
+holds) and the first cell's install source (`AD_INSTALL_SOURCE`) pointed at a
+copy of this clone instead of GitHub. Each chapter then runs top to bottom in
+that environment, starting with the package uninstalled, so each one's own
+first cell has to install it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sysconfig
 import venv
 from pathlib import Path
 
@@ -41,16 +41,18 @@ def test_every_chapter_starts_with_the_hidden_install_cell(path):
     assert source == "".join(first_code_cell(CHAPTERS[0])["source"])    # the same in every chapter
 
 
+# What a Colab runtime has that the chapters use, and what runs a notebook.
+COLAB_LIKE = ["numpy", "matplotlib", "ipykernel", "nbclient", "nbformat"]
+
+
 @pytest.fixture(scope="module")
 def fresh_python(tmp_path_factory):
-    """A venv that sees the tools (numpy, matplotlib, ipykernel, nbclient) but not `ad`."""
+    """A new venv with numpy, matplotlib and a kernel, but not `ad`."""
     home = tmp_path_factory.mktemp("fresh")
     venv.EnvBuilder(with_pip=True).create(home / "venv")
     python = home / "venv" / "bin" / "python"
-    site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    # A path line adds the tools' folder, but not the .pth files in it, so the editable `ad` stays out.
-    (Path(site) / "book_tools.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-c", ROOT / "constraints.txt", *COLAB_LIKE], check=True, capture_output=True)
     missing = subprocess.run([python, "-c", "import ad"], capture_output=True, text=True, cwd=home)
     assert missing.returncode != 0 and "No module named 'ad'" in missing.stderr
     source = home / "src"                      # the package's files, so that pip builds outside the clone
