@@ -1,4 +1,4 @@
-"""The original sixteen-line engine, runnable, with its two bugs fixed and marked.
+"""The original sixteen-line engine, runnable, with its two bugs fixed, marked.
 
 This is "Automatic differentiation in 16 lines of code" (github.com/oelin/ad)
 as published, plus the README's dot-product example. The book starts here;
@@ -39,7 +39,8 @@ class Function:
 
         return result
 
-    def __get__(self, instance, owner=None):              # FIX 1: bind like a method.
+    # FIX 1: bind like a method.
+    def __get__(self, instance, owner=None):
         return self if instance is None else types.MethodType(self, instance)
 
 
@@ -56,8 +57,10 @@ class TensorDotProduct(Function):
 
     def backward(self, x: Variable, y: Variable, grad) -> None:
 
-        x.grad += grad @ y.data.T  # FIX 2: was x.data.T @ grad (the formulas were swapped).
-        y.grad += x.data.T @ grad  #        was grad @ y.data.T
+        # FIX 2: the formulas were swapped
+        # (x got x.data.T @ grad, and y got grad @ y.data.T).
+        x.grad += grad @ y.data.T
+        y.grad += x.data.T @ grad
 
 
 Tensor.__matmul__ = TensorDotProduct()

@@ -182,6 +182,14 @@ OVERFLOWING_MATHS = """() => [...document.querySelectorAll('mjx-container[displa
     })
     .map(el => (el.closest(".math") || el).textContent.slice(0, 60))"""
 
+# Solutions (toggle buttons) and hidden inputs (<details>) open, as a reader opens them,
+# so that what they hide is measured too.
+OPEN_EVERYTHING = """() => {
+    document.querySelectorAll("details").forEach(d => { d.open = true; });
+    document.querySelectorAll(".toggle-button.toggle-button-hidden").forEach(b => b.click());
+    return document.querySelectorAll(".toggle-hidden").length;
+}"""
+
 # Code and outputs wrap or fit: nothing a reader must scroll sideways to read.
 SIDEWAYS = """() => [...document.querySelectorAll("article pre")]
     .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
@@ -220,6 +228,11 @@ def test_page(visit, doc):
     no_alt = page.evaluate(IMAGES_WITHOUT_ALT)
     if no_alt:
         problems.append(f"images without alt text: {no_alt}")
+    still_hidden = page.evaluate(OPEN_EVERYTHING)
+    if still_hidden:
+        problems.append(f"{still_hidden} toggled elements did not open")
+    if maths:
+        page.evaluate("() => window.MathJax.startup.promise")
     blurry = page.evaluate(BLURRY_IMAGES, MIN_DENSITY)
     if blurry:
         problems.append(f"figures below {MIN_DENSITY} image pixels per CSS pixel: {blurry}")

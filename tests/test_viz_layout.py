@@ -52,6 +52,16 @@ def test_every_edge_goes_left_to_right(name, options):
         assert xs[0] == pytest.approx(src.box[2]) and xs[-1] == pytest.approx(dst.box[0])
 
 
+@pytest.mark.parametrize("options", LAYOUT_OPTIONS + [STEP_SPACING], ids=["near", "left", "labels", "steps"])
+@pytest.mark.parametrize("name", GRAPHS)
+def test_no_route_has_a_segment_of_rounding_length(name, options):
+    # matplotlib draws no arrowhead on a last segment 1e-13 long (it has no direction).
+    layout = viz.graph_layout(GRAPHS[name](), **options)
+    for e in layout.edges:
+        for (x0, y0), (x1, y1) in zip(e.points, e.points[1:]):
+            assert abs(x1 - x0) + abs(y1 - y0) > 1e-3, (layout.nodes[e.source].title, e.points)
+
+
 @pytest.mark.parametrize("options", LAYOUT_OPTIONS, ids=["near", "left", "labels"])
 @pytest.mark.parametrize("name", GRAPHS)
 def test_no_two_boxes_overlap(name, options):

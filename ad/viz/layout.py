@@ -49,6 +49,9 @@ LAYER_GAP = 3.0 * FONT        # horizontal space between layers
 WAYPOINT_H = 0.8 * FONT       # the room an edge takes when it passes a layer
 LABEL_SIZE = 0.85             # edge labels' font, relative to the boxes'
 LABEL_GAP = 3.5 * FONT        # a gap holding edge labels is this much wider than the widest
+# Route points closer than this are one point: a last segment of rounding error's length
+# has no direction, and matplotlib then draws no arrowhead on it.
+SNAP = 1e-6
 TINY = 4                      # arrays with at most this many elements show their values...
 MAX_VALUE_CHARS = 22          # ...if they fit in this many characters
 CHECK = "\u2713"              # shown for a gradient too large to print
@@ -520,7 +523,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         src, dst = nodes[e.source], nodes[e.target]
         pts = [(src.x + src.width / 2, src.y)]
         right = col_left[src.layer] + col_w[src.layer]
-        if right > pts[-1][0]:
+        if right > pts[-1][0] + SNAP:
             pts.append((right, src.y))
         for v in chain[1:-1]:
             y = -(depth[v] - top)
@@ -534,7 +537,7 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
         y = dst.y + port
         e.gaps.append(len(pts) - 1)
         pts.append((col_left[dst.layer], y))
-        if dst.x - dst.width / 2 > pts[-1][0]:
+        if dst.x - dst.width / 2 > pts[-1][0] + SNAP:
             pts.append((dst.x - dst.width / 2, y))
         e.points = pts
 
