@@ -1,4 +1,4 @@
-"""The original sixteen-line engine, runnable, with its two bugs fixed, marked.
+"""The original sixteen-line engine, runnable, its two bugs fixed and marked.
 
 This is "Automatic differentiation in 16 lines of code" (github.com/oelin/ad)
 as published, plus the README's dot-product example. The book starts here;
