@@ -1,8 +1,10 @@
 """The original sixteen-line engine, runnable, its two bugs fixed and marked.
 
 This is "Automatic differentiation in 16 lines of code" (github.com/oelin/ad)
-as published, plus the README's dot-product example. The book starts here;
-the benchmarks use it as a baseline. Two changes, each marked ``FIX``:
+as published (its end-of-line comments moved onto lines of their own, so
+that the code fits a book's page), plus the README's dot-product example.
+The book starts here; the benchmarks use it as a baseline. Two changes,
+each marked ``FIX``:
 
 1. ``Function`` gains ``__get__``: without it ``Tensor.__matmul__ =
    TensorDotProduct()`` never receives ``self`` and ``x @ y`` raises
@@ -18,23 +20,28 @@ import numpy as np
 class Variable:
     def __init__(self, data, terminal=False):
 
-        self.data = np.array(data)                        # x.
-        self.grad = np.zeros_like(self.data)              # dL/dx.
+        self.data = np.array(data)              # x.
+        self.grad = np.zeros_like(self.data)    # dL/dx.
         self.terminal = terminal
         self.backward = int
 
 
 class Function:
     def __call__(self, *variables):
-        result = self.forward(*variables)                 # Forward pass, f(x0, ..., xn).
+        # Forward pass, f(x0, ..., xn).
+        result = self.forward(*variables)
 
-        def backward(grad = 1):                           # Backward pass.
-            self.backward(*variables, grad + result.grad) # Accumulate gradients, dL/dxi += dL/df * df/dxi.
+        # Backward pass.
+        def backward(grad = 1):
+            # Accumulate gradients, dL/dxi += dL/df * df/dxi.
+            self.backward(*variables, grad + result.grad)
 
-            for variable in variables:                    # Recurse.
+            # Recurse.
+            for variable in variables:
                 variable.backward(0)
 
-            result.grad *= result.terminal                # Reset gradients.
+            # Reset gradients.
+            result.grad *= result.terminal
         result.backward = backward
 
         return result
