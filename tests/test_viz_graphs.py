@@ -18,10 +18,13 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from viz_cases import (  # noqa: E402
     book_graph,
     chapter_graph,
+    double_edge_graph,
     exercise_graph,
     matrix_graph,
     mlp_graph,
+    overlap,
     product_graph,
+    two_steps_graph,
 )
 
 import ad  # noqa: E402
@@ -247,6 +250,60 @@ def test_each_panel_shows_the_sum_it_computes():
         assert red and all(edge_at[t.get_position()].source == new for t in red)
         total = sum(float(t.get_text()) * grad_in(edge_at[t.get_position()].target) for t in red)
         assert grad_in(new) == pytest.approx(total, rel=2e-3)
+
+
+def drawn_clashes(ax):
+    """Edge labels whose white boxes, as rendered, overlap each other or a node's box."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+
+    def rect(artist):
+        b = artist.get_window_extent(renderer)
+        return (b.x0, b.y0, b.x1, b.y1)
+
+    labels = [(t.get_text(), rect(t.get_bbox_patch())) for t in edge_labels(ax)]
+    boxes = [rect(p) for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    clashes = [(a, b) for i, (a, ra) in enumerate(labels) for b, rb in labels[i + 1:]
+               if overlap(ra, rb)]
+    return clashes + [(a, "box") for a, r in labels for b in boxes if overlap(r, b)]
+
+
+DOUBLE_EDGE_FIGURES = {     # (graph, how it is drawn, the layout drawn in every Axes)
+    "double edge": (double_edge_graph, lambda f: [viz.draw_graph(f, edge_labels="local")],
+                    lambda f: viz.graph_layout(f, edge_labels="local")),
+    "double edge, left": (
+        double_edge_graph, lambda f: [viz.draw_graph(f, leaves="left", edge_labels="local")],
+        lambda f: viz.graph_layout(f, leaves="left", edge_labels="local")),
+    "double edge, steps": (double_edge_graph,
+                           lambda f: list(viz.draw_backward_steps(f, show_local=True).flat),
+                           lambda f: step_layout(f)),
+    "two steps, steps": (two_steps_graph,
+                         lambda f: list(viz.draw_backward_steps(f, show_local=True).flat),
+                         lambda f: step_layout(f)),
+}
+
+
+@pytest.mark.parametrize("name", DOUBLE_EDGE_FIGURES)
+def test_labels_of_parallel_edges_are_drawn_apart(name):
+    """u = t * t has two edges from t to u, each labelled 9: drawn, the two labels'
+    boxes overlap neither each other nor any other label or box, and the two edges
+    are two arrows, drawn apart."""
+    make, draw, lay_out = DOUBLE_EDGE_FIGURES[name]
+    f = make()
+    layout = lay_out(f)
+    twins = [(i, j) for i, e in enumerate(layout.edges) for j, d in enumerate(layout.edges)
+             if i < j and (e.source, e.target) == (d.source, d.target)]
+    assert twins
+    for ax in draw(f):
+        if not ax.patches:
+            continue
+        assert not drawn_clashes(ax)
+        arrows = [p.get_path().vertices for p in ax.patches if isinstance(p, FancyArrowPatch)]
+        assert len(arrows) == len(edge_labels(ax)) == len(layout.edges)
+        for i, j in twins:          # one start, one box, bowed apart on the way
+            a, b = arrows[i], arrows[j]
+            assert tuple(a[0]) == tuple(b[0]) and a.shape == b.shape
+            assert np.abs(a - b)[:, 1].max() >= 2 * viz.FONT
 
 
 def test_show_local_and_edge_labels_are_exclusive():

@@ -18,11 +18,13 @@ from viz_cases import (
     PLANAR,
     book_graph,
     chapter_graph,
+    double_edge_graph,
     exercise_graph,
     leaf,
     mlp_graph,
     overlap,
     tree_graph,
+    two_steps_graph,
 )
 
 import ad
@@ -279,7 +281,8 @@ def label_rect(e):
 
 
 @pytest.mark.parametrize("spacing", [{}, STEP_SPACING], ids=["spacious", "steps"])
-@pytest.mark.parametrize("make", [book_graph, exercise_graph], ids=["chapter 3", "exercise"])
+@pytest.mark.parametrize("make", [book_graph, exercise_graph, double_edge_graph],
+                         ids=["chapter 3", "exercise", "double edge"])
 def test_edge_labels_sit_on_their_edges_clear_of_each_other_and_of_the_boxes(make, spacing):
     layout = viz.graph_layout(make(), leaves="left", edge_labels="local", **spacing)
     assert all(e.label and e.label_at for e in layout.edges)      # scalars: every edge
@@ -296,6 +299,81 @@ def test_edge_labels_sit_on_their_edges_clear_of_each_other_and_of_the_boxes(mak
             assert not overlap(label_rect(e), label_rect(f))
     again = viz.graph_layout(make(), leaves="left", edge_labels="local", **spacing)
     assert [e.label_at for e in again.edges] == [e.label_at for e in layout.edges]
+
+
+def square_graph():
+    return (lambda x: x * x)(leaf("x", 3.0))
+
+
+DOUBLE_EDGES = {"double edge": double_edge_graph, "two steps": two_steps_graph, "x * x": square_graph}
+# draw_graph's labelled layouts, and draw_backward_steps(show_local=True)'s panels
+LABELLED = {"spacious": {"grads": "all"}, "left": {"leaves": "left"},
+            "steps": {"show_values": False, "grads": "all", **STEP_SPACING},
+            "steps, left": {"show_values": False, "grads": "all", "leaves": "left", **STEP_SPACING}}
+
+
+def parallel_groups(layout):
+    groups = {}
+    for e in layout.edges:
+        groups.setdefault((e.source, e.target), []).append(e)
+    return [es for es in groups.values() if len(es) > 1]
+
+
+def height_at(e, x):
+    """The height of edge e where it passes x (on its curves, as drawn)."""
+    curve = np.array([lay._curve_point(e.points[i], e.points[i + 1], t / 400)
+                      for i in e.gaps for t in range(401)])
+    return float(np.interp(x, curve[:, 0], curve[:, 1]))
+
+
+@pytest.mark.parametrize("labels", [None, "local"], ids=["plain", "labels"])
+@pytest.mark.parametrize("name", DOUBLE_EDGES)
+def test_parallel_edges_bow_apart_without_crossing(name, labels):
+    """An input used twice by one operation has two edges, from one point to two ports;
+    between them they bow apart, the upper one above the other all the way."""
+    for spacing in ({}, STEP_SPACING):
+        layout = viz.graph_layout(DOUBLE_EDGES[name](), edge_labels=labels, **spacing)
+        groups = parallel_groups(layout)
+        assert len(groups) == (2 if name == "two steps" else 1)
+        for upper, lower in (sorted(es, key=lambda e: -e.points[-1][1]) for es in groups):
+            assert upper.points[0] == lower.points[0]
+            assert upper.points[-1][1] - lower.points[-1][1] > 1.0        # two ports
+            assert len(upper.gaps) == len(lower.gaps) == 2                # two curves each
+            i = upper.gaps[1]
+            (xa, ya), (xb, yb) = upper.points[i], lower.points[i]       # the apexes
+            assert xa == xb and ya - yb == pytest.approx(lay.BOW_LABELLED if labels else lay.BOW)
+            start, end = upper.points[upper.gaps[0]][0], upper.points[i + 1][0]
+            for x in np.linspace(start, end, 41)[1:]:
+                assert height_at(upper, x) > height_at(lower, x), "parallel edges cross"
+            assert layout.crossings() == 0
+
+
+def label_clashes(layout):
+    """Pairs of labels, and labels and boxes, whose rectangles overlap."""
+    rects = [(e.label, label_rect(e)) for e in layout.edges if e.label]
+    clashes = [(a, b) for i, (a, ra) in enumerate(rects) for b, rb in rects[i + 1:] if overlap(ra, rb)]
+    return clashes + [(a, nd.title) for a, r in rects for nd in layout.nodes if overlap(r, nd.box)]
+
+
+@pytest.mark.parametrize("options", LABELLED)
+@pytest.mark.parametrize("name", DOUBLE_EDGES)
+def test_parallel_edges_labels_are_clear_of_each_other_and_of_the_boxes(name, options):
+    """The local derivatives on two edges between the same boxes (t * t: both are t) sit
+    one above the other, each on its own edge, clear of every box and other label, in
+    draw_graph's layouts and in draw_backward_steps(show_local=True)'s panels."""
+    layout = viz.graph_layout(DOUBLE_EDGES[name](), edge_labels="local", **LABELLED[options])
+    assert all(e.label_at for e in layout.edges)
+    assert not label_clashes(layout)
+    for es in parallel_groups(layout):
+        assert es[0].label == es[1].label                 # d(t t)/dt along either edge is t
+        (x0, y0), (x1, y1) = (e.label_at for e in es)
+        assert x0 == x1 and abs(y0 - y1) >= 2 * viz.FONT
+        for e in es:                                      # at its own apex
+            assert e.label_at == e.points[e.gaps[1]]
+    for e in layout.edges:                                # everything inside the layout
+        left, bottom, right, top = label_rect(e)
+        assert 0 <= left and right <= layout.width and -layout.height <= bottom and top <= 0
+        assert all(-layout.height <= y <= 0 for _, y in e.points)
 
 
 def test_a_narrower_label_gap_narrows_only_the_gaps_with_labels():

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.colors  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -124,6 +125,69 @@ def test_plot_field_with_given_gradient_and_descent():
     X, _ = np.meshgrid(np.linspace(-1.5, 1.5, 4), np.linspace(-1.5, 1.5, 4))
     assert np.allclose(q.U.reshape(X.shape), -2 * X)
     assert "downhill" in ax.get_title()
+
+
+def quivers(ax):
+    return [c for c in ax.collections if isinstance(c, Quiver)]
+
+
+def drawn_lengths(ax, q):
+    """The length of each of q's arrows as drawn, in the units of the (equal-scaled) axes."""
+    ax.figure.canvas.draw()
+    per_unit = ax.bbox.width / ax.viewLim.width            # pixels per unit of x (and of y)
+    to_pixels = q.get_transform()
+    lengths = []
+    for path, u, v in zip(q.get_paths(), q.U, q.V):
+        pixels = to_pixels.transform(path.vertices) - to_pixels.transform((0, 0))
+        along = pixels @ (np.array([u, v]) / np.hypot(u, v))
+        lengths.append((along.max() - along.min()) / per_unit)
+    return np.array(lengths)
+
+
+def test_plot_field_scale_makes_arrow_lengths_gradient_sizes():
+    """scale=20: one unit of length on the axes is a gradient of size 20, for every arrow."""
+    f = lambda x, y: x * x * y + np.sin(y)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    assert viz.plot_field(f, xlim=(-1, 1), ylim=(-1, 1), ax=ax, arrows=5, scale=20) is ax
+    (q,) = quivers(ax)
+    assert q.scale == 20 and q.scale_units == "xy" and q.angles == "xy"
+    centres = np.linspace(-0.8, 0.8, 5)
+    X, Y = np.meshgrid(centres, centres)
+    assert np.allclose(q.U.reshape(X.shape), 2 * X * Y)                  # still ad's gradients
+    assert np.allclose(q.V.reshape(X.shape), X * X + np.cos(Y))
+    size = np.hypot(2 * X * Y, X * X + np.cos(Y)).ravel()
+    np.testing.assert_allclose(drawn_lengths(ax, q), size / 20, rtol=1e-6)
+    auto = quivers(viz.plot_field(f, xlim=(-1, 1), ylim=(-1, 1), arrows=5))[0]
+    assert auto.scale is None and auto.scale_units is None       # matplotlib's autoscale
+
+
+@pytest.mark.parametrize("scale", [None, 4.0], ids=["autoscale", "scale"])
+def test_plot_field_highlight_draws_one_red_arrow_on_top(scale):
+    f = lambda x, y: x * x * y + np.sin(y)
+    ax = viz.plot_field(f, xlim=(-1, 1), ylim=(-1, 1), arrows=5, scale=scale, highlight=(0.3, -0.5))
+    field, lit = quivers(ax)
+    assert field.N == 25 and lit.N == 1                     # the grid's arrows are untouched
+    np.testing.assert_allclose(lit.get_offsets(), [[0.3, -0.5]])
+    assert lit.U == pytest.approx([2 * 0.3 * -0.5]) and lit.V == pytest.approx([0.09 + np.cos(-0.5)])
+    assert matplotlib.colors.to_hex(lit.get_facecolor()[0]) == viz.plots.HIGHLIGHT
+    assert matplotlib.colors.to_hex(lit.get_edgecolor()[0]) == "#ffffff"
+    assert lit.get_zorder() > field.get_zorder()
+    assert lit.pivot == field.pivot and lit.angles == field.angles
+    lengths = drawn_lengths(ax, field)                      # drawn at the grid's scale,
+    assert field.scale is not None and field.scale == (scale or field.scale)    # autoscaled or not
+    assert lit.scale == field.scale and lit.scale_units == field.scale_units
+    own = drawn_lengths(ax, lit)[0]
+    size = np.hypot(lit.U[0], lit.V[0])
+    np.testing.assert_allclose(lengths / np.hypot(field.U, field.V), own / size, rtol=1e-6)
+
+
+def test_plot_field_highlight_with_given_gradient_and_descent():
+    f = lambda x, y: x ** 2 + 3 * y ** 2
+    ax = viz.plot_field(f, lambda x, y: (2 * x, 6 * y), arrows=4, descent=True, colorbar=False,
+                        highlight=(1.0, 0.5))
+    _, lit = quivers(ax)
+    assert lit.U == pytest.approx([-2.0]) and lit.V == pytest.approx([-3.0])     # downhill too
+    assert len(quivers(viz.plot_field(f, arrows=4, colorbar=False))) == 1        # none by default
 
 
 def test_plot_path():

@@ -95,6 +95,18 @@ def reused_late_graph():
     return (s + b) * (s + a)
 
 
+def double_edge_graph():
+    """h(a, b) = (ab + b)^2 / a written as u = t * t: two edges from t to u."""
+    a, b = leaf("a", 2.0), leaf("b", 3.0)
+    t = a * b + b
+    t.name = "t"
+    u = t * t
+    u.name = "u"
+    h = u / a
+    h.name = "h"
+    return h
+
+
 def preview_graph():
     x = leaf("x")
     return ad.sin(x * x)
@@ -104,10 +116,10 @@ def preview_graph():
 # walk from the output leaves one, so the layout has to find a better order.
 PLANAR = {"exercise": exercise_graph, "shared leaf": shared_leaf_graph,
           "reused late": reused_late_graph, "chapter": lambda: chapter_graph()[0],
-          "two steps": two_steps_graph, "preview": preview_graph}
+          "two steps": two_steps_graph, "preview": preview_graph, "double edge": double_edge_graph}
 
 GRAPHS = {"chapter": lambda: chapter_graph()[0], "tree": tree_graph, "mlp": mlp_graph,
-          "matrix": matrix_graph}
+          "matrix": matrix_graph, "double edge": double_edge_graph}
 
 
 def overlap(a, b, tol=1e-6):

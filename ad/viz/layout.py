@@ -19,8 +19,11 @@ crossings, keeping the best order seen. A box's inputs arrive top to bottom in
 the order of their sources, so arrows never cross at a box. Heights are then
 chosen as close as possible to each node's neighbours, subject to the boxes
 not overlapping (an isotonic regression, solved exactly by
-pool-adjacent-violators). Last, each edge label goes to the place on its edge,
-among a few, that is clearest of boxes, arrowheads, other edges and labels.
+pool-adjacent-violators). Edges that share both their ends (``x * x`` has
+two) then bow apart, each through an apex of its own where its label goes,
+the labels one above the other. Last, each other edge label goes to the place
+on its edge, among a few, that is clearest of boxes, arrowheads, other edges
+and labels.
 """
 
 from __future__ import annotations
@@ -100,8 +103,11 @@ class GraphEdge:
     one waypoint pair per layer crossed, to the target box's left side (at a
     port: a box's inputs arrive top to bottom in the order of their sources);
     the stretches listed in ``gaps`` are the crossings of the gaps between
-    layers (drawn as curves), the others run straight along a column.
-    ``label_at`` is where the label's centre goes, a point on one of those curves.
+    layers (drawn as curves, level at both ends), the others run straight
+    along a column. Edges that share both ends (``x * x``) bow apart: each
+    crosses its gap in two curves, through an apex of its own, where its
+    label goes. ``label_at`` is where the label's centre goes, a point on one
+    of those curves.
     """
 
     source: int
@@ -112,6 +118,17 @@ class GraphEdge:
     points: list[tuple[float, float]] = field(default_factory=list)
     gaps: list[int] = field(default_factory=list)   # i: points[i] -> points[i + 1] crosses a gap
     label_at: tuple[float, float] | None = None    # the centre of the label, on the edge
+
+    def gap_crossings(self) -> list[tuple[float, float]]:
+        """Where the edge enters and leaves each gap between layers it crosses, as
+        ``(y in, y out)``, left to right (a bowed crossing is two curves, one crossing)."""
+        out: list[tuple[float, float]] = []
+        for k, i in enumerate(self.gaps):
+            if k and self.gaps[k - 1] == i - 1:         # the second curve of a bow
+                out[-1] = (out[-1][0], self.points[i + 1][1])
+            else:
+                out.append((self.points[i][1], self.points[i + 1][1]))
+        return out
 
 
 @dataclass
@@ -139,8 +156,8 @@ class GraphLayout:
         gaps: dict[int, list[tuple[float, float]]] = {}
         for e in self.edges:
             layer = self.nodes[e.source].layer
-            for j, i in enumerate(e.gaps):
-                gaps.setdefault(layer + j, []).append((e.points[i][1], e.points[i + 1][1]))
+            for j, ends in enumerate(e.gap_crossings()):
+                gaps.setdefault(layer + j, []).append(ends)
         count = 0
         for segments in gaps.values():
             for i, (a0, a1) in enumerate(segments):
@@ -541,9 +558,93 @@ def graph_layout(output: Tensor, *, show_values: bool = True, show_grads: bool =
             pts.append((dst.x - dst.width / 2, y))
         e.points = pts
 
-    _place_labels(nodes, edges)
+    apexes = _bow_parallel_edges(nodes, edges, rank)
+    _place_labels(nodes, edges, apexes)
+    height = _grow_to_fit(nodes, edges, bottom - top)
     return GraphLayout(nodes, edges, 0, [[v for v in row if v < n] for row in rows],
-                       width=col_left[-1] + col_w[-1], height=bottom - top, _keys=keys)
+                       width=col_left[-1] + col_w[-1], height=height, _keys=keys)
+
+
+# Parallel edges' apexes are this far apart, enough for a label on each (labels are
+# 1.3 FONT high) when they have labels, enough to be seen apart when they have not...
+BOW_LABELLED = 2.2 * FONT
+BOW = 1.2 * FONT
+# ...and this far across their gap (a fraction of its width) and this far up from
+# half-way between their ends, whichever leaves the labels clearest of everything
+# else, preferring the first.
+BOW_AT = (0.5, 0.6, 0.4, 0.7)
+BOW_SHIFTS = tuple(k * 0.4 * FONT for k in (0, 1, -1, 2, -2, 3, -3))
+
+
+def _bow_parallel_edges(nodes: list[GraphNode], edges: list[GraphEdge], rank: Sequence[int]
+                        ) -> dict[int, tuple[float, float]]:
+    """Bow apart the edges that share both their ends (``x * x``); return their apexes.
+
+    Such edges leave their source from one point and arrive at adjacent ports
+    of the target. Each now crosses the gap through an apex of its own, as two
+    curves level at the apex, the one arriving highest bowing highest, so
+    that none of them crosses another and each is seen. Their labels go at
+    the apexes, one above the other: the apexes are BOW_LABELLED apart, and
+    they are put across the gap where their labels are clearest of the
+    boxes, the arrowheads and the other edges. Parallel edges always join
+    adjacent layers (an operation is one layer after its latest input, and
+    here every input is the same tensor), so each has one gap to bow in.
+    """
+    groups: dict[tuple[int, int], list[int]] = {}
+    for j, e in enumerate(edges):
+        groups.setdefault((e.source, e.target), []).append(j)
+    bowed = [sorted(js, key=lambda j: rank[j]) for js in groups.values()      # top port first
+             if len(js) > 1 and all(len(edges[j].gaps) == 1 for j in js)]
+    apexes: dict[int, tuple[float, float]] = {}
+    if not bowed:
+        return apexes
+    heads = np.array([p for e in edges for p in (e.points[-1], (e.points[-1][0] - 0.4 * FONT,
+                                                                e.points[-1][1]))])
+    boxes = np.array([(nd.x, nd.y, nd.width / 2, nd.height / 2) for nd in nodes])
+    for js in bowed:
+        i = edges[js[0]].gaps[0]
+        (x0, y0), (x1, _) = edges[js[0]].points[i], edges[js[0]].points[i + 1]
+        middle = (y0 + _mean([edges[j].points[i + 1][1] for j in js], y0)) / 2
+        step = BOW_LABELLED if any(edges[j].label for j in js) else BOW
+        ys = [middle + step * ((len(js) - 1) / 2 - k) for k in range(len(js))]
+        others = [np.array(_edge_samples(e)) for k, e in enumerate(edges) if k not in js]
+        points = np.concatenate([heads, *others])
+
+        def score(x: float, shift: float, js: list[int] = js, ys: list[float] = ys,
+                  points: np.ndarray = points) -> float:
+            return min((min(_clearance((x, y + shift), _label_half_size(edges[j].label),
+                                       points, boxes), LABEL_ROOM)
+                        for j, y in zip(js, ys) if edges[j].label), default=LABEL_ROOM)
+
+        places = [(x0 + f * (x1 - x0), shift) for shift in BOW_SHIFTS for f in BOW_AT]
+        scores = [score(*place) for place in places]
+        x, shift = places[scores.index(max(scores))]
+        for j, y in zip(js, ys):
+            e = edges[j]
+            e.points.insert(i + 1, (x, y + shift))
+            e.gaps.append(i + 1)
+            apexes[j] = (x, y + shift)
+    return apexes
+
+
+def _grow_to_fit(nodes: list[GraphNode], edges: list[GraphEdge], height: float) -> float:
+    """The layout's height, grown (and everything moved down) so that the routes and the
+    labels, not only the boxes, lie between 0 and minus the height."""
+    ys = [y for e in edges for _, y in e.points]
+    for e in edges:
+        if e.label_at is not None:
+            half = _label_half_size(e.label)[1]
+            ys += [e.label_at[1] + half, e.label_at[1] - half]
+    above = max(0.0, max(ys, default=0.0))
+    below = max(0.0, -height - min(ys, default=0.0))
+    if above:
+        for nd in nodes:
+            nd.y -= above
+        for e in edges:
+            e.points = [(x, y - above) for x, y in e.points]
+            if e.label_at is not None:
+                e.label_at = (e.label_at[0], e.label_at[1] - above)
+    return height + above + below
 
 
 def _port_span(nd: GraphNode) -> float:
@@ -748,20 +849,26 @@ def _label_half_size(text: str) -> tuple[float, float]:
 def _clearance(centre: tuple[float, float], half: tuple[float, float],
                points: np.ndarray, rects: np.ndarray) -> float:
     """The distance from a label's rectangle to the nearest point and rectangle
-    (rects: rows of centre x, centre y, half width, half height)."""
+    (rects: rows of centre x, centre y, half width, half height); negative when
+    they overlap, by how far the label would have to move to clear the deepest."""
     cx, cy = centre
-    to_points = np.hypot(np.maximum(np.abs(points[:, 0] - cx) - half[0], 0),
-                         np.maximum(np.abs(points[:, 1] - cy) - half[1], 0))
-    to_rects = np.hypot(np.maximum(np.abs(rects[:, 0] - cx) - half[0] - rects[:, 2], 0),
-                        np.maximum(np.abs(rects[:, 1] - cy) - half[1] - rects[:, 3], 0))
-    return float(min(to_points.min(), to_rects.min()))
+    gaps = np.concatenate([
+        np.stack([np.abs(points[:, 0] - cx) - half[0], np.abs(points[:, 1] - cy) - half[1]], 1),
+        np.stack([np.abs(rects[:, 0] - cx) - half[0] - rects[:, 2],
+                  np.abs(rects[:, 1] - cy) - half[1] - rects[:, 3]], 1)])
+    outside = np.hypot(np.maximum(gaps[:, 0], 0), np.maximum(gaps[:, 1], 0))
+    signed = np.where((gaps[:, 0] < 0) & (gaps[:, 1] < 0), gaps.max(axis=1), outside)
+    return float(signed.min())
 
 
-def _place_labels(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
+def _place_labels(nodes: list[GraphNode], edges: list[GraphEdge],
+                  apexes: Mapping[int, tuple[float, float]]) -> None:
     """Put each edge's label on its edge where it is clearest of boxes, arrowheads,
     other edges and the other labels: each label in turn takes its best place,
     in two rounds (the second sees every label), and ties go to the preferred
-    place (the middle of the last curve)."""
+    place (the middle of the last curve). A bowed edge's label goes at its apex
+    (see :func:`_bow_parallel_edges`), where it is clear of its parallel edges' labels; the
+    others see it from the start."""
     labelled = [j for j, e in enumerate(edges) if e.label]
     if not labelled:
         return
@@ -769,11 +876,12 @@ def _place_labels(nodes: list[GraphNode], edges: list[GraphEdge]) -> None:
     heads = np.array([p for e in edges for p in (e.points[-1], (e.points[-1][0] - 0.4 * FONT,
                                                                 e.points[-1][1]))])
     boxes = np.array([(nd.x, nd.y, nd.width / 2, nd.height / 2) for nd in nodes])
+    placed = {j: apexes[j] for j in labelled if j in apexes}
+    free = [j for j in labelled if j not in placed]
     candidates = {j: [_curve_point(edges[j].points[i], edges[j].points[i + 1], t)
-                      for i in reversed(edges[j].gaps) for t in LABEL_TS] for j in labelled}
-    placed: dict[int, tuple[float, float]] = {}
+                      for i in reversed(edges[j].gaps) for t in LABEL_TS] for j in free}
     for _ in range(2):
-        for j in labelled:
+        for j in free:
             half = _label_half_size(edges[j].label)
             points = np.concatenate([heads, *(samples[k] for k in range(len(edges)) if k != j)])
             labels = [(*placed[k], *_label_half_size(edges[k].label)) for k in placed if k != j]

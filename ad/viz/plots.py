@@ -194,11 +194,31 @@ def _centres(lim: tuple[float, float], n: int) -> np.ndarray:
     return (edges[:-1] + edges[1:]) / 2
 
 
+HIGHLIGHT = "#dc2626"           # the highlighted arrow of plot_field
+
+
+def _following_quiver(ax: Any, leader: Any, *args: Any, **kwargs: Any) -> Any:
+    """A Quiver added to ``ax`` that is drawn at ``leader``'s scale, even when that is
+    matplotlib's autoscale (chosen when the leader is first drawn, from its own arrows)."""
+    from matplotlib.quiver import Quiver
+
+    class Following(Quiver):
+        def draw(self, renderer: Any) -> None:
+            if leader.scale is not None:
+                self.scale, self.scale_units = leader.scale, leader.scale_units
+            super().draw(renderer)
+
+    quiver = Following(ax, *args, **kwargs)
+    ax.add_collection(quiver, autolim=False)
+    return quiver
+
+
 def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
                xlim: tuple[float, float] = (-2.0, 2.0), ylim: tuple[float, float] = (-2.0, 2.0),
                ax: Axes | None = None, *, n: int = 121, arrows: int = 13, levels: int = 20,
-               descent: bool = False, cmap: str = "viridis", colorbar: bool = True,
-               label: str = "f(x, y)", title: str | None = None) -> Axes:
+               descent: bool = False, scale: float | None = None,
+               highlight: tuple[float, float] | None = None, cmap: str = "viridis",
+               colorbar: bool = True, label: str = "f(x, y)", title: str | None = None) -> Axes:
     """A scalar field f(x, y) as filled contours, with its gradient field as arrows.
 
     ``f`` takes two arrays of the same shape and returns an array. Without
@@ -209,17 +229,42 @@ def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
     ``descent=True`` draws minus the gradient, the way downhill. ``label``
     names the colour bar. The axes have equal scales, so that every arrow is
     drawn perpendicular to the contour lines, as a gradient is.
+
+    ``scale`` is the size of gradient that one unit of length on the axes
+    stands for: an arrow is then ``|gradient| / scale`` long in the axes' own
+    units, so lengths can be read off and compared between plots. By default
+    (``None``) matplotlib chooses a scale that suits the arrows drawn.
+    ``highlight=(x, y)`` draws the arrow at that point once more on top, in
+    red with a white outline (at the same scale, and with the gradient
+    computed there the same way), whether or not it is a point of the grid.
+
+    Returns the Axes. The arrows are ``matplotlib.quiver.Quiver`` collections
+    in ``ax.collections``: the grid's is the first Quiver (its ``U`` and ``V``
+    are the gradients drawn), the highlighted arrow's, if any, the second.
     """
     ax = _axes(ax, (5.6, 4.6))
     filled = _contours(ax, f, xlim, ylim, n, levels, cmap)
     AX, AY = np.meshgrid(_centres(xlim, arrows), _centres(ylim, arrows))
-    if grad is None:
-        GX, GY = _ad_gradient(f, AX, AY)
-    else:
-        GX, GY = (np.broadcast_to(np.asarray(g, dtype=float), AX.shape) for g in grad(AX, AY))
+
+    def gradient(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if grad is None:
+            return _ad_gradient(f, X, Y)
+        gx, gy = (np.broadcast_to(np.asarray(g, dtype=float), X.shape) for g in grad(X, Y))
+        return gx, gy
+
     sign = -1.0 if descent else 1.0
-    ax.quiver(AX, AY, sign * GX, sign * GY, color="#111827", angles="xy", pivot="mid",
-              width=0.005, headwidth=3.5, headlength=4, headaxislength=3.5)
+    style: dict[str, Any] = dict(angles="xy", pivot="mid", width=0.005, headwidth=3.5,
+                                 headlength=4, headaxislength=3.5)
+    if scale is not None:
+        style.update(scale_units="xy", scale=float(scale))
+    GX, GY = gradient(AX, AY)
+    field = ax.quiver(AX, AY, sign * GX, sign * GY, color="#111827", **style)
+    if highlight is not None:
+        HX, HY = (np.full((1, 1), float(v)) for v in highlight)
+        hx, hy = gradient(HX, HY)
+        _following_quiver(ax, field, HX, HY, sign * hx, sign * hy, color=HIGHLIGHT,
+                          edgecolor="white", linewidths=0.6, zorder=field.get_zorder() + 1.5,
+                          **{**style, "width": 0.008})
     if colorbar:
         ax.figure.colorbar(filled, ax=ax, shrink=0.85, label=label)
     ax.set_xlabel("x")
