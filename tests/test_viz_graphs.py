@@ -79,7 +79,7 @@ def test_draw_graph_text_fits_in_small_and_large_graphs():
     assert texts_inside_boxes(ax) == 7 * 3
     assert len(edge_labels(ax)) == 8      # one label per edge
     ax = viz.draw_graph(mlp_graph(), show_values=False)
-    assert ax.figure.get_size_inches()[0] <= 7.0 + 1e-9
+    assert ax.figure.get_size_inches()[0] <= graphs.FIGURE_WIDTH + 1e-9
     assert texts_inside_boxes(ax) == 40
     fig, ax = plt.subplots(figsize=(3, 2))
     viz.draw_graph(matrix_graph(), ax=ax)
@@ -117,7 +117,7 @@ def test_a_title_wider_than_the_graph_widens_the_figure():
     fig.canvas.draw()
     box = ax.title.get_window_extent(fig.canvas.get_renderer())
     assert 0 <= box.x0 and box.x1 <= fig.bbox.width, "the title is cut off"
-    assert fig.get_size_inches()[0] <= 7.0 + 1e-9
+    assert fig.get_size_inches()[0] <= graphs.FIGURE_WIDTH + 1e-9
     assert viz.draw_graph(y).figure.get_size_inches()[0] < fig.get_size_inches()[0]
 
 
@@ -143,14 +143,15 @@ def column_gaps(ax):
 
 def test_a_graph_too_wide_to_read_is_drawn_with_narrower_gaps():
     """The forty-node network at the usual gaps would need 7.4 pt text (10 px) to fit in
-    7 inches; with its gaps narrowed as far as that needs, its text is 12 px."""
+    the book's column (FIGURE_WIDTH); with its gaps narrowed (as far as that needs, or
+    down to the step panels' gap), its text is readable again."""
     y = mlp_graph()
     spacious = viz.graph_layout(y, show_values=False)
-    assert (spacious.width + 2 * viz.MARGIN) / 72 > 7.0 / 0.8
+    assert (spacious.width + 2 * viz.MARGIN) / 72 > graphs.FIGURE_WIDTH / 0.8
     ax = viz.draw_graph(y, show_values=False)
     fig = ax.figure
-    assert fig.get_size_inches()[0] == pytest.approx(7.0)
-    assert graphs.displayed_text_px(fig) == pytest.approx(12.0)
+    assert fig.get_size_inches()[0] == pytest.approx(graphs.FIGURE_WIDTH)
+    assert graphs.displayed_text_px(fig) >= graphs.MIN_TEXT_PX
     assert column_gaps(ax) == pytest.approx([column_gaps(ax)[0]] * (len(spacious.layers) - 1))
     assert graphs.STEP_GAP < column_gaps(ax)[0] < viz.LAYER_GAP
     small = viz.draw_graph(chapter_graph()[0])          # a small graph keeps its gaps
@@ -185,12 +186,12 @@ def boxes_in_panel(ax, renderer):
 
 @pytest.mark.parametrize("show_local", [False, True], ids=["plain", "local"])
 def test_backward_steps_keep_every_box_in_place_and_the_text_readable(show_local):
-    """Within 7 inches; a box never changes between steps (the gradient line is reserved
-    from the start); box text at 9 pt or more."""
+    """Within the column; a box never changes between steps (the gradient line is reserved
+    from the start); box text and titles at READABLE points (11 px as the book shows them)."""
     axes = viz.draw_backward_steps(book_graph(), show_local=show_local)
     fig = axes.flat[0].figure
     assert axes.shape == ((7, 1) if show_local else (4, 2))
-    assert fig.get_size_inches()[0] <= 7.0 + 1e-9
+    assert fig.get_size_inches()[0] <= graphs.FIGURE_WIDTH + 1e-9
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     used = [ax for ax in axes.flat if ax.patches]
@@ -200,8 +201,8 @@ def test_backward_steps_keep_every_box_in_place_and_the_text_readable(show_local
                                    atol=1e-6)
         texts_inside_boxes(ax)
     node_text = [t.get_fontsize() for ax in used for t in ax.texts if t.get_zorder() == 6]
-    assert min(node_text) >= 9.0
-    assert all(ax.title.get_fontsize() >= 9.0 for ax in used)
+    assert min(node_text) >= graphs.READABLE
+    assert all(ax.title.get_fontsize() >= graphs.READABLE for ax in used)
 
 
 def step_layout(f):
@@ -319,7 +320,7 @@ def test_displayed_text_px_follows_the_notebook_and_the_column():
     fig.add_artist(Line2D([0, 1], [0.5, 0.5], transform=fig.transFigure))   # 10 inches drawn
     fig.text(0.5, 0.7, "ten points", fontsize=10)
     fig.text(0.5, 0.3, "", fontsize=2)                                     # empty: not counted
-    shown_px = 10 * 100 / 72 * 740 / (1000 + 20)        # 0.1 inch of padding either side
+    shown_px = 10 * 100 / 72 * graphs.COLUMN_PX / (1000 + 20)        # 0.1 inch of padding either side
     assert graphs.displayed_text_px(fig) == pytest.approx(shown_px, rel=1e-3)
     assert graphs.displayed_text_px(fig, column_px=2000) == pytest.approx(10 * 100 / 72)
     with pytest.raises(ValueError, match="no text"):

@@ -41,10 +41,9 @@ __all__ = ["draw_graph", "draw_backward_steps", "displayed_text_px"]
 
 MARGIN = 0.6 * FONT           # room around a drawn graph
 # The small graphs of draw_backward_steps have narrower gaps, padding and margins, so
-# that their text stays readable: two columns, 7 inches wide, show chapter 3's at 9 pt.
+# that their text stays readable.
 STEP_GAP, STEP_PAD, STEP_MARGIN = 1.15 * FONT, 0.3 * FONT, 0.2 * FONT
 STEP_LABEL_GAP = 1.6 * FONT   # ...and leave less room beside their edge labels
-STEPS_WIDTH = 7.0             # inches: what a grid of steps fills by default
 
 COLORS = {
     "leaf": ("#dbeafe", "#1d4ed8"),       # (face, edge): inputs that need a gradient
@@ -56,14 +55,17 @@ HIGHLIGHT, GRAD_COLOR = "#dc2626", "#b91c1c"
 NOTE_COLOR = "#6d28d9"                 # the caller's notes (see graph_layout)
 
 # How a figure is shown: at DISPLAY_DPI CSS px per inch, narrower if it is wider than
-# the book's text column (about 740 px in a 1280 px window). Text of MIN_TEXT_PX is the
+# the book's text column (about 670 px in a 1280 px window; about 600 inside the box of
+# an exercise's solution, where a figure should pass max_width=6.0). Text of MIN_TEXT_PX is the
 # smallest a figure made here aims for: READABLE points. A graph whose text would be
 # smaller gets narrower gaps, enough for its text to reach COMFORTABLE points (12 px).
 DISPLAY_DPI = 100
-COLUMN_PX = 740
+COLUMN_PX = 670
 MIN_TEXT_PX = 11.0
 READABLE = MIN_TEXT_PX * 72 / DISPLAY_DPI
 COMFORTABLE = 12.0 * 72 / DISPLAY_DPI
+FIGURE_WIDTH = COLUMN_PX / DISPLAY_DPI      # inches: the widest a figure made here gets...
+STEPS_WIDTH = FIGURE_WIDTH                  # ...and what a grid of steps fills by default
 
 
 # ---------------------------------------------------------------- measuring what a reader sees
@@ -243,7 +245,7 @@ def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = Tr
                edge_labels: Any = None,
                notes: Mapping[Tensor, str] | Iterable[tuple[Tensor, str]] | None = None,
                leaves: Literal["near", "left"] = "near",
-               title: str | None = None, max_width: float = 7.0, max_height: float = 9.0) -> Axes:
+               title: str | None = None, max_width: float = FIGURE_WIDTH, max_height: float = 9.0) -> Axes:
     """Draw the expression graph behind ``output``: inputs on the left, output on the right.
 
     Leaves (blue), operations (amber) and constants (grey, dashed) are boxes
@@ -295,11 +297,12 @@ def draw_backward_steps(output: Tensor, ncols: int | None = None, *, show_values
     (``edge_labels`` puts labels of your own instead, as in
     :func:`graph_layout`.)
 
-    The panels go in ``ncols`` columns; by default two if that way, within 7
-    inches, the smallest text can be 8 pt (11 px as the book shows it), else
-    one (edge labels widen a graph: with ``show_local`` chapter 3's graph gets
-    one). The text scales with ``panel_width`` (inches; by default the panels
-    fill 7 inches, but never draw the boxes' text larger than 10 pt). Returns
+    The panels go in ``ncols`` columns; by default two if that way, within
+    FIGURE_WIDTH (6.7 inches), the smallest text can be 8 pt (11 px as the book
+    shows it), else one (edge labels widen a graph: with ``show_local`` chapter
+    3's graph gets one). The text scales with ``panel_width`` (inches; by
+    default the panels fill FIGURE_WIDTH, but never draw the boxes' text larger
+    than 10 pt). Returns
     the array of Axes (unused cells of the grid are switched off).
     """
     if show_local and edge_labels is not None:
