@@ -34,12 +34,14 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet --upgrade pip
 
 # The stamps make a second `make` skip pip entirely until pyproject.toml changes.
+# PYTHONWARNINGS quiets setuptools' banner about editable installs (it warns every build).
+PIP := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --disable-pip-version-check --quiet
 $(VENV)/.stamp-book: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -c constraints.txt -e '.[book]'
+	$(PIP) -c constraints.txt -e '.[book]'
 	touch $@
 
 $(VENV)/.stamp-test: pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -c constraints.txt -e '.[book,test]'
+	$(PIP) -c constraints.txt -e '.[book,test]'
 	touch $@ $(VENV)/.stamp-book
 
 # Kernels in .venv log at ERROR and above: ipykernel 7 warns at every start that its local
