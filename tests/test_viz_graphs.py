@@ -347,3 +347,18 @@ def test_graph_text_is_at_least_11_px_in_the_book(name):
     drawn = READABLE_FIGURES[name]()
     fig = drawn.flat[0].figure if isinstance(drawn, np.ndarray) else drawn.figure
     assert graphs.displayed_text_px(fig) >= 11.0
+
+
+def test_backward_steps_rows_are_separated_by_row_gap():
+    """The space between one row's graphs and the next row's titles is row_gap inches."""
+    for gap in (0.0, 0.5):
+        axes = viz.draw_backward_steps(book_graph(), ncols=1, row_gap=gap)
+        fig = axes.flat[0].figure
+        h = fig.get_size_inches()[1]
+        first, second = axes[0, 0].get_position(), axes[1, 0].get_position()
+        title_room = first.y0 - second.y1                 # between the two panels' boxes, in figure units
+        if gap == 0.0:
+            base = title_room * h
+        else:
+            assert (title_room * h - base) == pytest.approx(gap)
+        plt.close(fig)

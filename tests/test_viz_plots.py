@@ -202,3 +202,10 @@ def test_plot_path():
     assert not any(isinstance(c, PathCollection) for c in ax.collections)
     with pytest.raises(ValueError, match="shape"):
         viz.plot_path([(1.0, 2.0, 3.0)])
+
+
+def test_plot_field_arrows_start_at_their_points():
+    ax = viz.plot_field(lambda x, y: x * x + y, xlim=(-1.0, 1.0), ylim=(-1.0, 1.0), arrows=3)
+    quiver = next(c for c in ax.collections if isinstance(c, Quiver))
+    assert quiver.pivot == "tail"
+    plt.close(ax.figure)

@@ -279,7 +279,8 @@ def draw_graph(output: Tensor, ax: Axes | None = None, *, show_values: bool = Tr
 def draw_backward_steps(output: Tensor, ncols: int | None = None, *, show_values: bool = False,
                         show_local: bool = False, edge_labels: Any = None,
                         leaves: Literal["near", "left"] = "near",
-                        panel_width: float | None = None, title: str | None = None) -> np.ndarray:
+                        panel_width: float | None = None, row_gap: float = 0.3,
+                        title: str | None = None) -> np.ndarray:
     """Draw the backward pass as a grid of small graphs, one per step.
 
     Step *i* highlights the tensor whose gradient has just been completed and
@@ -302,8 +303,9 @@ def draw_backward_steps(output: Tensor, ncols: int | None = None, *, show_values
     shows it), else one (edge labels widen a graph: with ``show_local`` chapter
     3's graph gets one). The text scales with ``panel_width`` (inches; by
     default the panels fill FIGURE_WIDTH, but never draw the boxes' text larger
-    than 10 pt). Returns
-    the array of Axes (unused cells of the grid are switched off).
+    than 10 pt). ``row_gap`` (inches) separates a row of panels from the next
+    row's titles, so that each title plainly belongs to the graph below it.
+    Returns the array of Axes (unused cells of the grid are switched off).
     """
     if show_local and edge_labels is not None:
         raise ValueError("draw_backward_steps: pass show_local=True or edge_labels=, not both")
@@ -326,8 +328,8 @@ def draw_backward_steps(output: Tensor, ncols: int | None = None, *, show_values
     if panel_width is None:
         panel_width = min(STEPS_WIDTH / ncols, width_at(1.0))
     cell_w = panel_width
-    cell_h = (panel_width - 2 * pad) * aspect + title_h + pad
-    fig_w, fig_h = cell_w * ncols, cell_h * nrows + suptitle_h
+    cell_h = (panel_width - 2 * pad) * aspect + title_h + pad + row_gap
+    fig_w, fig_h = cell_w * ncols, cell_h * nrows - row_gap + suptitle_h
     fig = plt.figure(figsize=(fig_w, fig_h))
     if title:
         fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig_h, va="top")
@@ -337,7 +339,7 @@ def draw_backward_steps(output: Tensor, ncols: int | None = None, *, show_values
             left = c * cell_w + pad
             bottom = (nrows - 1 - r) * cell_h + pad
             axes[r, c] = fig.add_axes((left / fig_w, bottom / fig_h, (cell_w - 2 * pad) / fig_w,
-                                       (cell_h - title_h - pad) / fig_h))
+                                       (cell_h - row_gap - title_h - pad) / fig_h))
     shown: set[int] = set()
     for i, ax in enumerate(axes.flat):
         if i >= len(steps):

@@ -225,8 +225,8 @@ def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
     ``grad`` the gradients come from ``ad`` (``f`` then has to work on tensors
     too: arithmetic, ``np.sin``, ``ad.exp``...), one backward pass for the
     whole grid of arrows. ``grad(x, y)`` may return ``(df/dx, df/dy)`` instead. The arrows sit at the
-    centres of an ``arrows`` by ``arrows`` grid of cells.
-    ``descent=True`` draws minus the gradient, the way downhill. ``label``
+    centres of an ``arrows`` by ``arrows`` grid of cells; each arrow starts
+    at its point. ``descent=True`` draws minus the gradient, the way downhill. ``label``
     names the colour bar. The axes have equal scales, so that every arrow is
     drawn perpendicular to the contour lines, as a gradient is.
 
@@ -253,7 +253,7 @@ def plot_field(f: Callable[..., Any], grad: Callable[..., Any] | None = None,
         return gx, gy
 
     sign = -1.0 if descent else 1.0
-    style: dict[str, Any] = dict(angles="xy", pivot="mid", width=0.005, headwidth=3.5,
+    style: dict[str, Any] = dict(angles="xy", pivot="tail", width=0.005, headwidth=3.5,
                                  headlength=4, headaxislength=3.5)
     if scale is not None:
         style.update(scale_units="xy", scale=float(scale))
