@@ -35,6 +35,7 @@ def test_every_chapter_starts_with_the_hidden_install_cell(path):
     source = "".join(cell["source"])
     assert "remove-cell" in cell["metadata"].get("tags", [])
     assert 'find_spec("ad") is None' in source and "AD_INSTALL_SOURCE" in source
+    assert '%pip install --quiet "{source}"' in source
     assert "git+https://github.com/sixteen-ad/sixteen-ad" in source
     assert 'InlineBackend.figure_format = "retina"' in source
     assert cell["outputs"] == []                     # silent where the package is installed
