@@ -16,12 +16,14 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
 from viz_cases import (  # noqa: E402
+    LONG_NOTE,
     book_graph,
     chapter_graph,
     double_edge_graph,
     exercise_graph,
     matrix_graph,
     mlp_graph,
+    noted_graph,
     overlap,
     product_graph,
     two_steps_graph,
@@ -87,14 +89,10 @@ def test_draw_graph_text_fits_in_small_and_large_graphs():
 
 
 def test_notes_are_drawn_inside_their_boxes():
-    x = ad.tensor(0.5, requires_grad=True, name="x")
-    h = x * x
-    y = h * h + h
-    stranger = ad.tensor(1.0, requires_grad=True)       # not in the graph: ignored
-    long_note = "a note much wider than the box"
-    ax = viz.draw_graph(y, notes={x: long_note, h: "two\nlines", stranger: "ignored"})
+    y, x, h, notes = noted_graph()
+    ax = viz.draw_graph(y, notes=notes)
     drawn = [t.get_text() for t in ax.texts]
-    assert long_note in drawn and "two" in drawn and "lines" in drawn and "ignored" not in drawn
+    assert LONG_NOTE in drawn and "two" in drawn and "lines" in drawn and "ignored" not in drawn
     assert texts_inside_boxes(ax) == len(viz.graph_layout(y).nodes) * 2 + 3   # title, value, notes
 
 

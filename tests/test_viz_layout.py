@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from viz_cases import (
     GRAPHS,
+    LONG_NOTE,
     PLANAR,
     book_graph,
     chapter_graph,
@@ -22,6 +23,7 @@ from viz_cases import (
     exercise_graph,
     leaf,
     mlp_graph,
+    noted_graph,
     overlap,
     tree_graph,
     two_steps_graph,
@@ -254,21 +256,16 @@ def test_labels_show_name_op_shape_value_and_grad():
 
 
 def test_notes_add_lines_that_grow_the_box():
-    x = ad.tensor(0.5, requires_grad=True, name="x")
-    h = x * x
-    y = h * h + h
-    stranger = ad.tensor(1.0, requires_grad=True)       # not in the graph: ignored
-    long_note = "a note much wider than the box"
-    notes = {x: long_note, h: "two\nlines", stranger: "ignored"}
+    y, x, h, notes = noted_graph()
     plain, noted = viz.graph_layout(y), viz.graph_layout(y, notes=notes)
     nx, nh = noted.node(x), noted.node(h)
-    assert nx.notes == [long_note] and nh.notes == ["two", "lines"]
+    assert nx.notes == [LONG_NOTE] and nh.notes == ["two", "lines"]
     assert noted.node(y).notes == []
     assert nx.height == pytest.approx(plain.node(x).height + viz.LINE_H)
     assert nh.height == pytest.approx(plain.node(h).height + 2 * viz.LINE_H)
-    assert nx.width >= len(long_note) * viz.CHAR_W
+    assert nx.width >= len(LONG_NOTE) * viz.CHAR_W
     assert noted.node(y).height == pytest.approx(plain.node(y).height)
-    as_pairs = viz.graph_layout(y, notes=[(x, long_note), (h, "two\nlines")])
+    as_pairs = viz.graph_layout(y, notes=[(x, LONG_NOTE), (h, "two\nlines")])
     assert [nd.notes for nd in as_pairs.nodes] == [nd.notes for nd in noted.nodes]
     boxes = [nd.box for nd in noted.nodes]
     for i, a in enumerate(boxes):

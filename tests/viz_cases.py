@@ -122,6 +122,19 @@ GRAPHS = {"chapter": lambda: chapter_graph()[0], "tree": tree_graph, "mlp": mlp_
           "matrix": matrix_graph, "double edge": double_edge_graph}
 
 
+LONG_NOTE = "a note much wider than the box"
+
+
+def noted_graph():
+    """y = h*h + h with h = x*x, and notes for x (one long line), h (two lines) and a
+    tensor outside the graph (to be ignored). Returns y, x, h and the notes."""
+    x = ad.tensor(0.5, requires_grad=True, name="x")
+    h = x * x
+    y = h * h + h
+    stranger = ad.tensor(1.0, requires_grad=True)
+    return y, x, h, {x: LONG_NOTE, h: "two\nlines", stranger: "ignored"}
+
+
 def overlap(a, b, tol=1e-6):
     """Do two (left, bottom, right, top) rectangles share any area?"""
     return a[0] < b[2] - tol and b[0] < a[2] - tol and a[1] < b[3] - tol and b[1] < a[3] - tol
