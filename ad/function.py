@@ -164,6 +164,16 @@ def _refuse_kind(fn: Function, what: str, dtype: np.dtype) -> TypeError:
         "(complex, object and text data are not supported)")
 
 
+def _float_array(fn: Function, array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` as floats (integers and booleans become float64); other data is refused."""
+    kind = array.dtype.kind
+    if kind == "f":
+        return array
+    if kind in "biu":
+        return array.astype(np.float64)
+    raise _refuse_kind(fn, what, array.dtype)
+
+
 def _as_input(fn: Function, x: Any) -> Any:
     """An input that is not a tensor or a plain number: lists become float arrays, and
     complex, object or text data is refused before numpy can drop an imaginary part."""
@@ -174,9 +184,7 @@ def _as_input(fn: Function, x: Any) -> Any:
             array = np.asarray(x)
         except ValueError as error:
             raise ValueError(f"{fn.name}: cannot use this list as an input ({error})") from error
-        if array.dtype.kind not in "biuf":
-            raise _refuse_kind(fn, f"an input ({type(x).__name__})", array.dtype)
-        return array if array.dtype.kind == "f" else array.astype(np.float64)
+        return _float_array(fn, array, f"an input ({type(x).__name__})")
     dtype = getattr(x, "dtype", None)
     if not isinstance(dtype, np.dtype):
         dtype = np.asarray(x).dtype
@@ -198,11 +206,7 @@ def _as_output(fn: Function, data: Any) -> Any:
         raise TypeError(
             f"{type(fn).__name__}.forward returned a {type(data).__name__} that is not an array "
             f"of numbers ({error})") from error
-    if array.dtype.kind == "f":
-        return array
-    if array.dtype.kind in "biu":
-        return array.astype(np.float64)
-    raise _refuse_kind(fn, f"the result of {type(fn).__name__}.forward ({type(data).__name__})", array.dtype)
+    return _float_array(fn, array, f"the result of {type(fn).__name__}.forward ({type(data).__name__})")
 
 
 def _describe(value: Any) -> str:
