@@ -60,7 +60,7 @@ def fresh_python(tmp_path_factory):
     for name in ("ad", "pyproject.toml", "README.md", "LICENSE"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, source / name)
     shutil.rmtree(source / "ad" / "__pycache__", ignore_errors=True)
-    return python, f"sixteen-ad[viz] @ {source.as_uri()}", home
+    return python, f"sixteen-ad[chapters] @ {source.as_uri()}", home
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
