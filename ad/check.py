@@ -103,7 +103,7 @@ def gradcheck(f: Callable[..., Tensor], inputs: Sequence[object],
             return GradcheckResult(False, float("inf"), k, (), nan, nan)
         scale = np.maximum(np.maximum(np.abs(a), np.abs(n)), 1.0)
         error = np.abs(a - n) / scale
-        error = np.where(np.isnan(error), np.inf, error)  # NaN is never close
+        error = np.where(np.isnan(error), np.inf, error)  # NaN: never close
         if error.size and error.max() >= worst.max_relative_error:
             i = np.unravel_index(int(np.argmax(error)), error.shape)
             worst = GradcheckResult(True, float(error[i]), k,

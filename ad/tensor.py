@@ -251,7 +251,8 @@ class Tensor:
             _accumulate(self, seed, {id(seed)})
             return
         grads = {id(self): seed}
-        stored = {id(seed)}         # arrays already handed out as a .grad: never share one
+        # arrays already handed out as a .grad: never share one
+        stored = {id(seed)}
         queue: list[tuple[int, Tensor]] = [(-self._node.sequence, self)]
         leaves = []
         while queue:
@@ -268,9 +269,13 @@ class Tensor:
             if node._trusted:
                 input_grads = node.backward(*args, g)
             else:
-                input_grads = _checked_grads(node, _user_backward(node, args, g), create_graph)
-            for x, saved, needed, gx in zip(node.inputs, node.arrays, node.needs_input_grad, input_grads):
-                if x is not saved and x.data is not saved:      # (a constant is its own saved value)
+                input_grads = _checked_grads(
+                    node, _user_backward(node, args, g), create_graph)
+            edges = zip(node.inputs, node.arrays, node.needs_input_grad,
+                        input_grads)
+            for x, saved, needed, gx in edges:
+                # (a constant is its own saved value)
+                if x is not saved and x.data is not saved:
                     raise _replaced(node, x)
                 if not needed or gx is None:
                     continue
