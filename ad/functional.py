@@ -26,8 +26,6 @@ from .tensor import Tensor, gradients
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
 
-Argnums = int | Sequence[int]
-
 
 def _positions(who: str, argnums: Any, count: int) -> tuple[int, ...]:
     """The argument positions to differentiate, checked against the call."""
@@ -111,7 +109,7 @@ def _result(t: Tensor, keep: bool) -> Tensor:
     return t if keep else t.detach()
 
 
-def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """A function that returns ``(f(*args), gradient)``, for ``f`` returning one number.
 
     ``argnums`` says which arguments to differentiate: an int gives one
@@ -136,7 +134,7 @@ def value_and_grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[...,
     return value_and_gradient
 
 
-def grad(f: Callable[..., Any], argnums: Argnums = 0) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The gradient of ``f`` (which returns one number), as a function of the same arguments.
 
     ``grad(f)(x)`` is df/dx, of x's shape. It nests: ``grad(grad(f))(x)`` is
@@ -203,7 +201,8 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     return _result(out, keep), tangent_out
 
 
-def jacobian(f: Callable[..., Any], argnums: Argnums = 0, mode: str = "reverse") -> Callable[..., Any]:
+def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+             mode: str = "reverse") -> Callable[..., Any]:
     """The Jacobian of ``f`` as a function: of shape ``out.shape + arg.shape`` for each argument.
 
     ``mode="reverse"`` builds it a row at a time, one vector-Jacobian product
