@@ -288,11 +288,13 @@ def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any], create_graph: bool,
         node: Any = tensor._node
         if create_graph:
             _check_unchanged(node)
-            input_grads = node.backward(*node.inputs, g)
+            args = node.inputs
         else:
-            input_grads = node.backward(*node.arrays, g)
-        if not node._trusted:
-            input_grads = _checked_grads(node, input_grads, create_graph)
+            args = node.arrays
+        if node._trusted:
+            input_grads = node.backward(*args, g)
+        else:
+            input_grads = _checked_grads(node, _user_backward(node, args, g), create_graph)
         for x, saved, needed, gx in zip(node.inputs, node.arrays, node.needs_input_grad, input_grads):
             if x is not saved and x.data is not saved:      # (a constant is its own saved value)
                 raise _replaced(node, x)
@@ -427,6 +429,19 @@ def _check_unchanged(node: Any) -> None:
             raise _replaced(node, x)
 
 
+def _user_backward(node: Any, args: tuple[Any, ...], g: Any) -> Any:
+    """A user's ``backward``, with the sixteen-line engine's habit (``x.grad += ...``) explained."""
+    try:
+        return node.backward(*args, g)
+    except AttributeError as error:
+        if error.name in ("grad", "data") and isinstance(error.obj, np.ndarray):
+            raise TypeError(
+                f"{type(node).__name__}.backward: {error}. In ad, backward receives the inputs' values "
+                "(arrays) and the output's gradient, and returns one gradient per input: write "
+                "`return grad * ...` instead of `x.grad += ...`") from error
+        raise
+
+
 def _checked_grads(node: Any, grads: Any, create_graph: bool) -> tuple[Any, ...]:
     """What a user's ``backward`` returned, as one gradient (or None) per input, or a clear error."""
     who, count = type(node).__name__, len(node.inputs)
@@ -440,10 +455,13 @@ def _checked_grads(node: Any, grads: Any, create_graph: bool) -> tuple[Any, ...]
         grads = tuple(grads)
     if not isinstance(grads, tuple):
         if count != 1:
-            raise TypeError(f"{who}.backward returned a {type(grads).__name__}; {expected}")
+            kind = type(grads).__name__
+            article = "an" if kind[0] in "aeiou" or kind == "ndarray" else "a"
+            raise TypeError(f"{who}.backward returned {article} {kind}; {expected}")
         grads = (grads,)
     if len(grads) != count:
-        raise TypeError(f"{who}.backward returned {len(grads)} gradients for {count} inputs; {expected}")
+        raise TypeError(f"{who}.backward returned {len(grads)} gradient{'s' * (len(grads) != 1)} "
+                        f"for {count} inputs; {expected}")
     return tuple(
         None if gx is None or not needed else _checked_grad(node, i, gx, create_graph)
         for i, (gx, needed) in enumerate(zip(grads, node.needs_input_grad)))

@@ -108,9 +108,9 @@ def test_a_gradient_with_broadcast_axes_is_summed_back():
 @pytest.mark.parametrize("returned, kind, pattern", [
     (lambda x, y, g: None, TypeError,
      r"Pair\.backward returned None; expected a tuple of 2 gradients .*instead of adding them to x\.grad"),
-    (lambda x, y, g: (g,), TypeError, r"Pair\.backward returned 1 gradients for 2 inputs"),
+    (lambda x, y, g: (g,), TypeError, r"Pair\.backward returned 1 gradient for 2 inputs"),
     (lambda x, y, g: (g, g, g), TypeError, r"Pair\.backward returned 3 gradients for 2 inputs"),
-    (lambda x, y, g: g, TypeError, r"Pair\.backward returned a (ndarray|Tensor); expected a tuple of 2"),
+    (lambda x, y, g: g, TypeError, r"Pair\.backward returned (an ndarray|a Tensor); expected a tuple of 2"),
     (lambda x, y, g: (g, np.ones(5)), ValueError,
      r"Pair\.backward: the gradient for input 1 has shape \(5,\), but the input has shape \(3,\)"),
     (lambda x, y, g: (g, 1j * g), TypeError,     # (with create_graph, mul refuses 1j first)
@@ -125,6 +125,32 @@ def test_a_backward_that_breaks_the_contract_is_named(returned, kind, pattern, c
     z = make(lambda x, y: x * y, returned, name="Pair")(x, y)
     with pytest.raises(kind, match=pattern):
         z.sum().backward(create_graph=create_graph)
+
+
+def test_a_backward_written_for_the_sixteen_line_engine_is_explained():
+    class Square(ad.Function):
+        def forward(self, x):
+            return x * x
+
+        def backward(self, x, grad):
+            x.grad += 2 * x.data * grad          # the original contract: add into x.grad
+
+    x = ad.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"Square\.backward: 'numpy\.ndarray' object has no attribute "
+                                        r"'grad'\. In ad, backward receives .*`return grad \* \.\.\.`"):
+        Square()(x).sum().backward()
+
+
+def test_an_unrelated_attribute_error_in_a_backward_is_left_alone():
+    class Broken(ad.Function):
+        def forward(self, x):
+            return x
+
+        def backward(self, x, grad):
+            return (grad.no_such_thing,)
+
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        Broken()(ad.tensor([1.0], requires_grad=True)).sum().backward()
 
 
 def test_a_scalar_gradient_for_a_vector_input_is_a_shape_error_as_in_pytorch():
