@@ -105,7 +105,7 @@ class Function:
                 needs.append(False)
                 if type(x) is not float and type(x) is not int:
                     unusual = True
-        if unusual:                 # lists become float arrays; complex or object data is refused
+        if unusual:     # lists become float arrays; complex data is refused
             inputs = tuple(_as_input(self, x) for x in inputs)
             arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         try:
@@ -119,7 +119,8 @@ class Function:
         out.grad = None
         out.name = None
         out._retains_grad = False
-        if True in needs and (not mode.open_blocks or mode.local.recording):
+        recording = not mode.open_blocks or mode.local.recording
+        if True in needs and recording:
             node = object.__new__(type(self))
             if self.__dict__:
                 node.__dict__.update(self.__dict__)

@@ -71,7 +71,9 @@ class Mul(Function):
 
     def backward(self, x, y, grad):
         needs_x, needs_y = self.needs_input_grad
-        return (grad * y if needs_x else None), (grad * x if needs_y else None)
+        gx = grad * y if needs_x else None
+        gy = grad * x if needs_y else None
+        return gx, gy
 
 
 class Div(Function):

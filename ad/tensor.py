@@ -250,19 +250,21 @@ class Tensor:
         _walk((self,), (seed,), create_graph)
 
 
-def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any], create_graph: bool,
-          wanted: set[int] | None = None) -> dict[int, Any]:
+def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any],
+          create_graph: bool, wanted: set[int] | None = None) -> dict[int, Any]:
     """The backward pass from ``outputs``, each seeded with its gradient.
 
     Visits every node once, newest first (a reverse topological order: each
     result was made after its inputs), using a priority queue keyed on the
     order of creation; no recursion, so graphs of any depth work. With
     ``wanted=None`` it adds the gradients to the leaves' ``.grad`` (and to
-    retained ones), as ``backward`` does; otherwise it touches no ``.grad`` and
-    returns the gradients of the tensors whose ids are in ``wanted``.
+    retained ones), as ``backward`` does; otherwise it touches no ``.grad``
+    and returns the gradients of the tensors whose ids are in ``wanted``.
+    (Its lines are kept short: the book prints it.)
     """
     grads: dict[int, Any] = {}
-    stored: set[int] = set()    # arrays already handed out as a .grad: never share one
+    # arrays already handed out as a .grad: never share one
+    stored: set[int] = set()
     queue: list[tuple[int, Tensor]] = []
     leaves = []
     found: dict[int, Any] = {}
@@ -294,9 +296,13 @@ def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any], create_graph: bool,
         if node._trusted:
             input_grads = node.backward(*args, g)
         else:
-            input_grads = _checked_grads(node, _user_backward(node, args, g), create_graph)
-        for x, saved, needed, gx in zip(node.inputs, node.arrays, node.needs_input_grad, input_grads):
-            if x is not saved and x.data is not saved:      # (a constant is its own saved value)
+            input_grads = _checked_grads(
+                node, _user_backward(node, args, g), create_graph)
+        edges = zip(node.inputs, node.arrays, node.needs_input_grad,
+                    input_grads)
+        for x, saved, needed, gx in edges:
+            # (a constant is its own saved value)
+            if x is not saved and x.data is not saved:
                 raise _replaced(node, x)
             if not needed or gx is None:
                 continue
@@ -321,13 +327,15 @@ def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any], create_graph: bool,
     return found
 
 
-def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-              grad: Any = None, create_graph: bool = False) -> tuple[Tensor, ...]:
-    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
+def gradients(outputs: Tensor | Sequence[Tensor],
+              inputs: Tensor | Sequence[Tensor], grad: Any = None,
+              create_graph: bool = False) -> tuple[Tensor, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, without
+    touching any ``.grad``.
 
     Like ``torch.autograd.grad``: ``outputs`` and ``inputs`` are tensors (or
-    sequences of tensors); the inputs may be any tensors of the graph, not only
-    leaves. ``grad`` weights each output (one array per output; by default 1
+    sequences of tensors); the inputs may be any tensors of the graph, not
+    only leaves. ``grad`` weights each output (one array per output; by default 1
     for a one-element output), so the result is the vector-Jacobian product
     Σ_k grad_k · d(outputs_k)/d(input). It returns one tensor per input, of
     that input's shape and dtype; an input that no output depends on gets
@@ -343,7 +351,8 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
     else:
         weights = list(grad) if isinstance(grad, (list, tuple)) else [grad]
         if len(weights) != len(outs):
-            raise ValueError(f"gradients: {len(weights)} grads for {len(outs)} outputs; pass one per output")
+            raise ValueError(f"gradients: {len(weights)} grads for {len(outs)} "
+                             "outputs; pass one per output")
     recorded, seeds = [], []
     for k, (out, weight) in enumerate(zip(outs, weights)):
         seed = _seed_gradient(out, weight, f"gradients (output {k})")
@@ -353,10 +362,12 @@ def gradients(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tens
     wanted = {id(x) for x in ins}
     if create_graph:
         with enable_grad():
-            found = _walk(recorded, [s if isinstance(s, Tensor) else Tensor(s) for s in seeds], True, wanted)
+            tensors = [s if isinstance(s, Tensor) else Tensor(s) for s in seeds]
+            found = _walk(recorded, tensors, True, wanted)
     else:
-        found = _walk(recorded, [s.data if isinstance(s, Tensor) else s for s in seeds], False, wanted)
-    return tuple(_gradient_of(x, found.get(id(x)), create_graph) for x in ins)
+        arrays = [s.data if isinstance(s, Tensor) else s for s in seeds]
+        found = _walk(recorded, arrays, False, wanted)
+    return tuple(_gradient_of(x, found.get(id(x))) for x in ins)
 
 
 def _tensors(who: str, what: str, value: Any) -> list[Tensor]:
@@ -367,7 +378,7 @@ def _tensors(who: str, what: str, value: Any) -> list[Tensor]:
     return list(items)
 
 
-def _gradient_of(x: Tensor, g: Any, create_graph: bool) -> Tensor:
+def _gradient_of(x: Tensor, g: Any) -> Tensor:
     """One result of :func:`gradients`: a tensor of x's dtype, in memory of its own."""
     if g is None:
         return Tensor(np.zeros_like(x.data))

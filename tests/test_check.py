@@ -175,6 +175,15 @@ def test_dot_product_test_gap_is_large_for_wrong_rules(name):
     assert gap > 1e-2
 
 
+def test_dot_product_test_compares_small_numbers_absolutely():
+    # Saturated tanh: both sides are tiny, and their relative gap is large
+    # although the rule is right; the floor of 1 keeps that from failing.
+    x = np.linspace(6.0, 10.0, 5)
+    assert dot_product_test(ad.tanh, [x]) < 1e-8
+    gaps = [dot_product_test(ad.tanh, [x], seed=s) for s in range(3)]
+    assert max(gaps) < 1e-8
+
+
 def test_dot_product_test_is_deterministic_for_a_seed():
     f, shapes = WRONG["cube, 10% too large"]
     x = normal(shapes[0])
