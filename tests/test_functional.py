@@ -297,3 +297,51 @@ def test_functional_calls_leave_every_grad_alone():
     ad.jacobian(lambda x: ad.tanh(x), mode="forward")(x)
     ad.vjp(lambda x: ad.tanh(x), x)[1](np.ones(4))
     assert x.grad is None
+
+
+# ---------------------------------------------------------------- the edges
+
+def test_size_zero_arguments_and_outputs():
+    assert ad.grad(lambda x: x.sum())(np.zeros(0)).shape == (0,)
+    for mode in ("reverse", "forward"):
+        assert ad.jacobian(lambda x: x * 2, mode=mode)(np.zeros(0)).shape == (0, 0)
+        assert ad.jacobian(lambda x: x * 2, mode=mode)(np.zeros((2, 0))).shape == (2, 0, 2, 0)
+
+
+def test_zero_dimensional_arguments():
+    np.testing.assert_allclose(ad.hessian(lambda x: x ** 4)(np.array(2.0)).numpy(), 48.0)
+    for mode in ("reverse", "forward"):
+        J = ad.jacobian(lambda x: ad.stack([x, x * x]), mode=mode)(np.array(3.0))
+        np.testing.assert_allclose(J.numpy(), [1.0, 6.0])
+
+
+@pytest.mark.parametrize("transform", [
+    lambda f, x: ad.grad(lambda x: f(x).sum())(x),
+    lambda f, x: ad.jacobian(f)(x),
+    lambda f, x: ad.jacobian(f, mode="forward")(x),
+    lambda f, x: ad.jvp(f, (x,), (np.ones(3),))[1],
+    lambda f, x: ad.vjp(f, x)[1](np.ones(3))[0],
+    lambda f, x: ad.hvp(lambda x: f(x).sum(), x, np.ones(3)),
+])
+def test_float32_stays_float32(transform):
+    x = np.array([0.5, 1.0, 2.0], dtype=np.float32)
+    assert transform(lambda x: x * x * x, x).dtype == np.float32
+
+
+def test_a_cotangent_that_requires_grad_is_differentiated_through():
+    c = ad.tensor([1.0, 2.0], requires_grad=True)
+    _, pullback = ad.vjp(lambda x: x * x, np.array([3.0, 4.0]))
+    (g,) = pullback(c)                         # 2 x c
+    g.sum().backward()
+    np.testing.assert_array_equal(g.numpy(), [6.0, 16.0])
+    np.testing.assert_array_equal(c.grad.numpy(), [6.0, 8.0])
+
+
+@pytest.mark.parametrize("call", [
+    lambda: ad.jacobian(lambda x: x)(np.array([1 + 1j])),
+    lambda: ad.jvp(lambda x: x, (np.array(["a"]),), (np.ones(1),)),
+    lambda: ad.hvp(lambda x: x.sum(), np.array([True, 1j]), np.ones(2)),
+])
+def test_non_real_arguments_are_refused_by_name(call):
+    with pytest.raises(TypeError, match=r"(jacobian|vjp|jvp|hvp): cannot differentiate"):
+        call()
