@@ -16,6 +16,7 @@ import numpy as np
 
 from . import check
 from .function import Function
+from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .mode import enable_grad, is_grad_enabled, no_grad
 from .ops import (
     abs,
@@ -50,7 +51,7 @@ from .ops import (
     transpose,
     where,
 )
-from .tensor import Tensor, unbroadcast
+from .tensor import Tensor, gradients, unbroadcast
 
 __version__ = "0.1.0"
 
@@ -81,6 +82,7 @@ def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False, name: s
 
 __all__ = [
     "check", "Function", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast",
+    "gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
     "add", "sub", "mul", "div", "pow", "neg", "matmul",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
     "maximum", "where", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",

@@ -22,6 +22,8 @@ from .tensor import Tensor
 __all__ = ["Function", "no_grad", "enable_grad", "is_grad_enabled"]
 
 _sequence = itertools.count()
+# "ad.ops", or the same module under another package name (a vendored copy)
+_OPS_MODULE = __name__.rpartition(".")[0] + ".ops"
 
 
 class Function:
@@ -79,7 +81,7 @@ class Function:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
             cls.name = cls.__name__.lower()
-        cls._trusted = cls.__module__ == "ad.ops"
+        cls._trusted = cls.__module__ == _OPS_MODULE
 
     def __get__(self, tensor: Any, owner: type | None = None) -> Any:
         return self if tensor is None else MethodType(self, tensor)

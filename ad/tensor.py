@@ -10,7 +10,7 @@ Operators and methods (``+``, ``@``, ``.sum()``...) are attached by
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -247,65 +247,157 @@ class Tensor:
             self._backward(seed.data if isinstance(seed, Tensor) else seed, False)
 
     def _backward(self, seed: Any, create_graph: bool) -> None:
-        if self._node is None:
-            _accumulate(self, seed, {id(seed)})
-            return
-        grads = {id(self): seed}
-        # arrays already handed out as a .grad: never share one
-        stored = {id(seed)}
-        queue: list[tuple[int, Tensor]] = [(-self._node.sequence, self)]
-        leaves = []
-        while queue:
-            tensor = heappop(queue)[1]
-            g = grads.pop(id(tensor))
+        _walk((self,), (seed,), create_graph)
+
+
+def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any],
+          create_graph: bool, wanted: set[int] | None = None) -> dict[int, Any]:
+    """The backward pass from ``outputs``, each seeded with its gradient.
+
+    Visits every node once, newest first (a reverse topological order: each
+    result was made after its inputs), using a priority queue keyed on the
+    order of creation; no recursion, so graphs of any depth work. With
+    ``wanted=None`` it adds the gradients to the leaves' ``.grad`` (and to
+    retained ones), as ``backward`` does; otherwise it touches no ``.grad``
+    and returns the gradients of the tensors whose ids are in ``wanted``.
+    (Its lines are kept short: the book prints it.)
+    """
+    grads: dict[int, Any] = {}
+    # arrays already handed out as a .grad: never share one
+    stored: set[int] = set()
+    queue: list[tuple[int, Tensor]] = []
+    leaves = []
+    found: dict[int, Any] = {}
+    for output, seed in zip(outputs, seeds):
+        key = id(output)
+        if key in grads:
+            grads[key] = grads[key] + seed
+            continue
+        grads[key] = seed
+        stored.add(id(seed))
+        if output._node is None:
+            leaves.append(output)
+        else:
+            heappush(queue, (-output._node.sequence, output))
+    while queue:
+        tensor = heappop(queue)[1]
+        g = grads.pop(id(tensor))
+        if wanted is None:
             if tensor._retains_grad:
                 _accumulate(tensor, g, stored)
-            node: Any = tensor._node
-            if create_graph:
-                _check_unchanged(node)
-                args = node.inputs
+        elif id(tensor) in wanted:
+            found[id(tensor)] = g
+        node: Any = tensor._node
+        if create_graph:
+            _check_unchanged(node)
+            args = node.inputs
+        else:
+            args = node.arrays
+        if node._trusted:
+            input_grads = node.backward(*args, g)
+        else:
+            input_grads = _checked_grads(
+                node, _user_backward(node, args, g), create_graph)
+        edges = zip(node.inputs, node.arrays, node.needs_input_grad,
+                    input_grads)
+        for x, saved, needed, gx in edges:
+            # (a constant is its own saved value)
+            if x is not saved and x.data is not saved:
+                raise _replaced(node, x)
+            if not needed or gx is None:
+                continue
+            if gx.shape != x.data.shape:
+                gx = _fit(node, gx, x.data.shape)
+            key = id(x)
+            previous = grads.get(key)
+            if previous is not None:
+                grads[key] = previous + gx
+                continue
+            grads[key] = gx
+            if x._node is None:
+                leaves.append(x)
             else:
-                args = node.arrays
-            if node._trusted:
-                input_grads = node.backward(*args, g)
-            else:
-                input_grads = _checked_grads(
-                    node, _user_backward(node, args, g), create_graph)
-            edges = zip(node.inputs, node.arrays, node.needs_input_grad,
-                        input_grads)
-            for x, saved, needed, gx in edges:
-                # (a constant is its own saved value)
-                if x is not saved and x.data is not saved:
-                    raise _replaced(node, x)
-                if not needed or gx is None:
-                    continue
-                if gx.shape != x.data.shape:
-                    gx = _fit(node, gx, x.data.shape)
-                key = id(x)
-                previous = grads.get(key)
-                if previous is not None:
-                    grads[key] = previous + gx
-                    continue
-                grads[key] = gx
-                if x._node is None:
-                    leaves.append(x)
-                else:
-                    heappush(queue, (-x._node.sequence, x))
-        for leaf in leaves:
-            _accumulate(leaf, grads.pop(id(leaf)), stored)
+                heappush(queue, (-x._node.sequence, x))
+    for leaf in leaves:
+        g = grads.pop(id(leaf))
+        if wanted is None:
+            _accumulate(leaf, g, stored)
+        elif id(leaf) in wanted:
+            found[id(leaf)] = g
+    return found
 
 
-def _seed_gradient(output: Tensor, grad: Any) -> Any:
+def gradients(outputs: Tensor | Sequence[Tensor],
+              inputs: Tensor | Sequence[Tensor], grad: Any = None,
+              create_graph: bool = False) -> tuple[Tensor, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, without
+    touching any ``.grad``.
+
+    Like ``torch.autograd.grad``: ``outputs`` and ``inputs`` are tensors (or
+    sequences of tensors); the inputs may be any tensors of the graph, not
+    only leaves. ``grad`` weights each output (one array per output; by default 1
+    for a one-element output), so the result is the vector-Jacobian product
+    Σ_k grad_k · d(outputs_k)/d(input). It returns one tensor per input, of
+    that input's shape and dtype; an input that no output depends on gets
+    zeros. With ``create_graph=True`` the backward pass is recorded, so the
+    gradients can be differentiated again.
+    """
+    outs = _tensors("gradients", "outputs", outputs)
+    ins = _tensors("gradients", "inputs", inputs)
+    if grad is None:
+        weights: Sequence[Any] = [None] * len(outs)
+    elif isinstance(outputs, Tensor):
+        weights = [grad]
+    else:
+        weights = list(grad) if isinstance(grad, (list, tuple)) else [grad]
+        if len(weights) != len(outs):
+            raise ValueError(f"gradients: {len(weights)} grads for {len(outs)} "
+                             "outputs; pass one per output")
+    recorded, seeds = [], []
+    for k, (out, weight) in enumerate(zip(outs, weights)):
+        seed = _seed_gradient(out, weight, f"gradients (output {k})")
+        if out.requires_grad or any(out is x for x in ins):
+            recorded.append(out)
+            seeds.append(seed)
+    wanted = {id(x) for x in ins}
+    if create_graph:
+        with enable_grad():
+            tensors = [s if isinstance(s, Tensor) else Tensor(s) for s in seeds]
+            found = _walk(recorded, tensors, True, wanted)
+    else:
+        arrays = [s.data if isinstance(s, Tensor) else s for s in seeds]
+        found = _walk(recorded, arrays, False, wanted)
+    return tuple(_gradient_of(x, found.get(id(x))) for x in ins)
+
+
+def _tensors(who: str, what: str, value: Any) -> list[Tensor]:
+    items = [value] if isinstance(value, Tensor) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(t, Tensor) for t in items):
+        raise TypeError(f"{who}: {what} must be a tensor or a list or tuple of tensors, "
+                        f"not {type(value).__name__}")
+    return list(items)
+
+
+def _gradient_of(x: Tensor, g: Any) -> Tensor:
+    """One result of :func:`gradients`: a tensor of x's dtype, in memory of its own."""
+    if g is None:
+        return Tensor(np.zeros_like(x.data))
+    if isinstance(g, Tensor):
+        return g if g.dtype == x.dtype else g.astype(x.dtype)
+    return Tensor(np.array(g, dtype=x.dtype))
+
+
+def _seed_gradient(output: Tensor, grad: Any, who: str = "backward") -> Any:
     if grad is None:
         if output.size != 1:
             raise ValueError(
-                f"backward: the output has shape {output.shape}; pass grad= with that shape "
+                f"{who}: the output has shape {output.shape}; pass grad= with that shape "
                 "(only a one-element output has an implicit gradient of 1)")
         return np.ones_like(output.data)
     value = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=output.dtype)
     if np.shape(value) != output.shape:
         raise ValueError(
-            f"backward: grad has shape {np.shape(value)} but the output has shape {output.shape}")
+            f"{who}: grad has shape {np.shape(value)} but the output has shape {output.shape}")
     return grad if isinstance(grad, Tensor) else value
 
 

@@ -6,7 +6,11 @@ that a noisy, shared machine slows every contender alike. Single-threaded.
 Peers are optional: PyTorch (CPU), HIPS autograd, micrograd, and the original
 sixteen-line engine (``ad.sixteen``, always present).
 
-    python benchmarks/bench_engine.py [--rounds N] [--quick]
+    python benchmarks/bench_engine.py [--rounds N] [--quick] [--before REF]
+
+``--before REF`` also runs the package as it was at the git revision REF (for
+example ``main`` or ``HEAD~1``), under the name ``ad_before``, beside today's, so
+that a change to the engine shows its cost as a ratio measured in the same run.
 """
 
 import os
@@ -16,9 +20,11 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import importlib  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -29,6 +35,26 @@ sys.path.insert(0, str(Path(__file__).parent))
 import peers  # noqa: E402
 
 import ad  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+BEFORE = {}     # "ad (REF)" -> that revision's package, filled by --before
+
+
+def load_before(ref):
+    """The package `ad` at git revision `ref`, imported as `ad_before` from a temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="ad_before_"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "ad"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    (folder / "ad").rename(folder / "ad_before")
+    sys.path.insert(0, str(folder))
+    module = importlib.import_module("ad_before")
+    # Older revisions trust (skip checking) the primitives of the module named exactly
+    # "ad.ops"; under this name they would be checked, so trust them as at home.
+    for value in vars(module.ops).values():
+        if isinstance(value, type) and issubclass(value, module.Function):
+            value._trusted = True
+    return module
 
 
 def measure(cases, rounds, repeat=1):
@@ -56,6 +82,9 @@ def report(title, medians, base, targets=(), unit_scale=1e3, unit="ms", per=None
         ratio = seconds / medians[base] if base in medians else float("nan")
         target = dict(targets).get(name, "")
         print(f"{name:<22}{value:>14.3f}{ratio:>14.2f}   {target}")
+    for name in BEFORE:
+        if name in medians and "ad" in medians:
+            print(f"ad / {name} = {medians['ad'] / medians[name]:.3f} (below 1: faster now)")
 
 
 def mlp_workload(dtype, rounds):
@@ -67,6 +96,8 @@ def mlp_workload(dtype, rounds):
     y = rng.standard_normal((64, 10)).astype(dtype)
     cases = {"numpy by hand": peers.numpy_mlp(weights, biases, x, y)}
     cases["ad"] = peers.ad_mlp(weights, biases, x, y)
+    for name, module in BEFORE.items():
+        cases[name] = peers.ad_mlp(weights, biases, x, y, engine=module)
     for name, make in (("torch", peers.torch_mlp), ("autograd", peers.autograd_mlp),
                        ("sixteen-line", peers.sixteen_mlp)):
         case = make(weights, biases, x, y)
@@ -80,6 +111,8 @@ def mlp_workload(dtype, rounds):
 
 def scalar_chain(rounds):
     cases = {"ad": peers.ad_scalar_chain}
+    for name, module in BEFORE.items():
+        cases[name] = lambda module=module: peers.ad_scalar_chain(engine=module)
     for name, case in (("torch", peers.torch_scalar_chain), ("autograd", peers.autograd_scalar_chain),
                        ("sixteen-line", peers.sixteen_scalar_chain),
                        ("micrograd", peers.micrograd_scalar_chain)):
@@ -92,6 +125,8 @@ def scalar_chain(rounds):
 
 def long_chain(rounds):
     cases = {"ad": peers.ad_long_chain}
+    for name, module in BEFORE.items():
+        cases[name] = lambda module=module: peers.ad_long_chain(engine=module)
     for name, case in (("torch", peers.torch_long_chain), ("autograd", peers.autograd_long_chain)):
         if case(10) is None:
             print(f"skipped: {name} (not installed)")
@@ -133,7 +168,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="few rounds, to check that it runs")
+    parser.add_argument("--before", metavar="REF", help="also run the package as it was at git revision REF")
     args = parser.parse_args()
+    if args.before:
+        BEFORE[f"ad ({args.before})"] = load_before(args.before)
     rounds = 3 if args.quick else args.rounds
     print(f"ad {ad.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}, "
           f"{rounds} rounds, single-threaded")

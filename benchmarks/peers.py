@@ -30,15 +30,15 @@ def numpy_mlp(weights, biases, x, y):
     return step
 
 
-def ad_mlp(weights, biases, x, y):
-    params = [ad.tensor(p, requires_grad=True) for p in weights + biases]
-    (w1, w2, w3, b1, b2, b3), xt, yt = params, ad.tensor(x), ad.tensor(y)
+def ad_mlp(weights, biases, x, y, engine=ad):
+    params = [engine.tensor(p, requires_grad=True) for p in weights + biases]
+    (w1, w2, w3, b1, b2, b3), xt, yt = params, engine.tensor(x), engine.tensor(y)
 
     def step():
         for p in params:
             p.grad = None
-        h1 = ad.tanh(xt @ w1 + b1)
-        h2 = ad.tanh(h1 @ w2 + b2)
+        h1 = engine.tanh(xt @ w1 + b1)
+        h2 = engine.tanh(h1 @ w2 + b2)
         loss = ((h2 @ w3 + b3 - yt) ** 2).mean()
         loss.backward()
         return [p.grad.data for p in params]
@@ -142,10 +142,10 @@ def check_same_gradients(cases):
 # ----- 1,000 steps of y = tanh(y * 1.0001 + 0.1) on a 0-d float64 tensor
 
 
-def ad_scalar_chain():
-    x = y = ad.tensor(0.3, requires_grad=True)
+def ad_scalar_chain(engine=ad):
+    x = y = engine.tensor(0.3, requires_grad=True)
     for _ in range(1000):
-        y = ad.tanh(y * 1.0001 + 0.1)
+        y = engine.tanh(y * 1.0001 + 0.1)
     y.backward()
     return x.grad.item()
 
@@ -243,8 +243,8 @@ def micrograd_scalar_chain():
 # ----- a 100,000-op chain y = y * 1.00001
 
 
-def ad_long_chain(n=100_000):
-    x = y = ad.tensor(1.0, requires_grad=True)
+def ad_long_chain(n=100_000, engine=ad):
+    x = y = engine.tensor(1.0, requires_grad=True)
     for _ in range(n):
         y = y * 1.00001
     y.backward()
