@@ -33,3 +33,7 @@ def test_the_tour_fits_the_line_and_differentiates_twice(capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[1] == "12.0 12.0"
     assert printed[2] == "tensor([ 3., 12.])"
+    assert printed[3] == "tensor([ 3., 12.])"                       # ad.grad
+    np.testing.assert_array_equal(ns["ad"].hessian(ns["f"])(np.array([1.0, 2.0])).numpy(),
+                                  [[6.0, 0.0], [0.0, 12.0]])
+    assert printed[-1] == "tensor(15.)"                                # ad.jvp
