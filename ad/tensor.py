@@ -251,7 +251,8 @@ class Tensor:
 
 
 def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any],
-          create_graph: bool, wanted: set[int] | None = None) -> dict[int, Any]:
+          create_graph: bool,
+          wanted: set[int] | None = None) -> dict[int, Any]:
     """The backward pass from ``outputs``, each seeded with its gradient.
 
     Visits every node once, newest first (a reverse topological order: each
