@@ -17,12 +17,12 @@ JB     := $(BIN)/python tools/build_book.py build . --all -W -n --keep-going
 
 .DEFAULT_GOAL := help
 .PHONY: help venv install install-book chromium warm lint unit notebooks build browser execute \
-        book test bench serve clean distclean
+        book test bench bench-ab serve clean distclean
 
 help:
 	@echo "make book    build the HTML book into $(HTML)"
 	@echo "make test    lint, unit tests, notebooks (nbval), strict book build, browser test"
-	@echo "make bench   run the engine benchmark"
+	@echo "make bench   run the engine benchmark (make bench-ab REF=main: against a revision)"
 	@echo "make serve   serve $(HTML) on http://127.0.0.1:$(PORT)/"
 	@echo "make clean   remove build outputs (make distclean also removes $(VENV))"
 	@echo "make execute re-run the chapters in place, storing outputs (NB=book/NN_topic.ipynb for one)"
@@ -117,6 +117,11 @@ test: install chromium warm
 
 bench: install
 	$(BIN)/python benchmarks/bench_engine.py $(BENCH_ARGS)
+
+# Today's engine against git revision REF (default main), e.g. make bench-ab REF=HEAD~1
+REF ?= main
+bench-ab: install
+	$(BIN)/python benchmarks/bench_ab.py $(REF)
 
 serve:
 	@test -f $(HTML)/index.html || { echo "No book in $(HTML): run make book first"; exit 1; }
