@@ -350,3 +350,62 @@ def ad_training_step():
             p.data -= 0.01 * p.grad.data
             p.grad = None
     return step
+
+
+# ----- one epoch of training on digits-sized data: 64 -> 128 -> 10, ReLU, Adam, batch 64
+
+def digits_data(dtype):
+    """Data of load_digits' training split's shape (1,437 images of 8x8 in [0, 1], 10 classes),
+    and the network's starting weights; random, since the time does not depend on the pixels."""
+    rng = np.random.default_rng(3)
+    x = rng.random((1437, 64)).astype(dtype)
+    labels = rng.integers(0, 10, 1437)
+    bound1, bound2 = 1 / np.sqrt(64), 1 / np.sqrt(128)
+    shapes = [((64, 128), bound1), (128, bound1), ((128, 10), bound2), (10, bound2)]
+    weights = [rng.uniform(-bound, bound, shape).astype(dtype) for shape, bound in shapes]
+    return x, labels, weights
+
+
+def ad_digits_epoch(dtype):
+    x, labels, weights = digits_data(dtype)
+
+    def epoch():
+        model = ad.nn.MLP([64, 128, 10], dtype=dtype)
+        for p, w in zip(model.parameters(), weights):
+            p.data[...] = w
+        opt = ad.optim.Adam(model.parameters(), lr=1e-3)
+        for start in range(0, len(x), 64):
+            opt.zero_grad()
+            loss = ad.nn.cross_entropy(model(x[start:start + 64]), labels[start:start + 64])
+            loss.backward()
+            opt.step()
+        return [p.numpy() for p in model.parameters()]
+    return epoch
+
+
+def torch_digits_epoch(dtype):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    x, labels, weights = digits_data(dtype)
+    xt, yt = torch.tensor(x), torch.tensor(labels)
+
+    def epoch():
+        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        model = model.to(torch.float32 if dtype == np.float32 else torch.float64)
+        with torch.no_grad():
+            model[0].weight.copy_(torch.tensor(weights[0].T))
+            model[0].bias.copy_(torch.tensor(weights[1]))
+            model[2].weight.copy_(torch.tensor(weights[2].T))
+            model[2].bias.copy_(torch.tensor(weights[3]))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for start in range(0, len(xt), 64):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(xt[start:start + 64]), yt[start:start + 64])
+            loss.backward()
+            opt.step()
+        w1, b1, w2, b2 = (p.detach().numpy() for p in model.parameters())
+        return [w1.T, b1, w2.T, b2]
+    return epoch
