@@ -41,50 +41,60 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define forward()")
 
     def named_parameters(self) -> Iterator[tuple[str, Tensor]]:
-        """``(dotted name, tensor)`` for every parameter, as ``parameters()`` orders them."""
+        """``(dotted name, tensor)`` for every parameter, in the order of
+        ``parameters()``."""
         seen: set[int] = set()
         for name, value in vars(self).items():
             yield from _named(value, name, seen, {id(self)})
 
     def parameters(self) -> list[Tensor]:
-        """Every tensor that requires grad, found in the attributes, each once."""
+        """Every tensor that requires grad in the attributes, each once."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Forget the parameters' gradients (backward adds to them otherwise)."""
+        """Forget the parameters' gradients (backward adds to them)."""
         for p in self.parameters():
             p.grad = None
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's array, by dotted name (``np.savez(f, **m.state_dict())``)."""
-        return {name: np.array(p.data) for name, p in self.named_parameters()}
+        """A copy of every parameter's array, by dotted name: save it with
+        ``np.savez(file, **model.state_dict())``."""
+        return {name: np.array(p.data)
+                for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Copy arrays into the parameters, by name; names and shapes must match exactly."""
+        """Copy arrays into the parameters, by name; the names and shapes
+        must match exactly, and nothing changes unless all of them do."""
         own = dict(self.named_parameters())
         missing = [n for n in own if n not in state]
         unexpected = [n for n in state if n not in own]
         if missing or unexpected:
-            raise KeyError(f"load_state_dict: missing {missing}, unexpected {unexpected}")
+            raise KeyError(f"load_state_dict: missing {missing}, "
+                           f"unexpected {unexpected}")
         values = {name: np.asarray(state[name]) for name in own}
-        for name, p in own.items():                 # check everything before changing anything
+        for name, p in own.items():
             if values[name].shape != p.shape:
-                raise ValueError(f"load_state_dict: {name} has shape {p.shape}, "
-                                 f"the state has shape {values[name].shape}")
+                raise ValueError(f"load_state_dict: {name} has shape "
+                                 f"{p.shape}, the state has shape "
+                                 f"{values[name].shape}")
         for name, p in own.items():
             p.data[...] = values[name]
 
 
-def _named(value: Any, name: str, seen: set[int], modules: set[int]) -> Iterator[tuple[str, Tensor]]:
+def _named(value: Any, name: str, seen: set[int],
+           modules: set[int]) -> Iterator[tuple[str, Tensor]]:
+    """The parameters in ``value``, named from ``name``; ``seen`` and
+    ``modules`` hold the ids already met, so each is found once."""
     if isinstance(value, Tensor):
         if value.requires_grad and id(value) not in seen:
             seen.add(id(value))
             yield name, value
     elif isinstance(value, Module):
-        if id(value) in modules:        # a module met again (shared, or a cycle)
+        if id(value) in modules:        # met again: shared, or a cycle
             return
         modules.add(id(value))
         for key, item in vars(value).items():
@@ -98,21 +108,27 @@ def _named(value: Any, name: str, seen: set[int], modules: set[int]) -> Iterator
 
 
 class Linear(Module):
-    """y = x @ weight + bias, with ``weight`` of shape ``(in_features, out_features)``.
+    """y = x @ weight + bias, ``weight`` of shape ``(in_features,
+    out_features)``.
 
-    The weight is stored the way the book writes ``X @ W``: inputs along the
-    first axis. (PyTorch's ``nn.Linear`` stores the transpose, ``(out, in)``.)
-    Both weight and bias start uniform in ±1/√in_features, as in PyTorch.
+    The weight is stored the way the book writes ``X @ W``: inputs along
+    the first axis. (PyTorch's ``nn.Linear`` stores the transpose,
+    ``(out, in)``.) Weight and bias start uniform in ±1/√in_features, as in
+    PyTorch.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 rng: np.random.Generator | None = None, dtype: Any = np.float64) -> None:
+    def __init__(self, in_features: int, out_features: int,
+                 bias: bool = True, rng: np.random.Generator | None = None,
+                 dtype: Any = np.float64) -> None:
         generator = _rng if rng is None else rng
         bound = 1 / np.sqrt(in_features)
-        self.weight = Tensor(generator.uniform(-bound, bound, (in_features, out_features)).astype(dtype),
-                             requires_grad=True)
-        self.bias = (Tensor(generator.uniform(-bound, bound, out_features).astype(dtype), requires_grad=True)
-                     if bias else None)
+
+        def uniform(*shape: int) -> Tensor:
+            values = generator.uniform(-bound, bound, shape).astype(dtype)
+            return Tensor(values, requires_grad=True)
+
+        self.weight = uniform(in_features, out_features)
+        self.bias = uniform(out_features) if bias else None
 
     def forward(self, x: Any) -> Tensor:
         y = x @ self.weight
@@ -124,7 +140,8 @@ class Linear(Module):
 
 
 class Sequential(Module):
-    """Modules applied one after the other; parameters are named ``0.weight``, ``0.bias``, ..."""
+    """Modules applied one after the other; their parameters are named
+    ``0.weight``, ``0.bias``, ``2.weight``, ... by position."""
 
     def __init__(self, *modules: Module) -> None:
         for i, module in enumerate(modules):
@@ -176,10 +193,13 @@ class Sigmoid(Module):
 
 
 def MLP(sizes: Sequence[int], activation: type[Module] = ReLU,
-        rng: np.random.Generator | None = None, dtype: Any = np.float64) -> Sequential:
-    """Linear layers of the given sizes with ``activation`` between them (none after the last)."""
+        rng: np.random.Generator | None = None,
+        dtype: Any = np.float64) -> Sequential:
+    """Linear layers of the given sizes, with ``activation`` between them
+    (none after the last)."""
     if len(sizes) < 2:
-        raise ValueError(f"MLP: sizes must name at least an input and an output size, not {list(sizes)}")
+        raise ValueError("MLP: sizes must name at least an input and an "
+                         f"output size, not {list(sizes)}")
     layers: list[Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
         layers.append(Linear(n_in, n_out, rng=rng, dtype=dtype))
@@ -191,9 +211,12 @@ def MLP(sizes: Sequence[int], activation: type[Module] = ReLU,
 # ----- losses (each the mean over the batch, as PyTorch's default reduction)
 
 def _like(target: Any, pred: Tensor) -> Any:
-    """Targets as plain arrays of the prediction's dtype (a float32 model stays float32)."""
+    """Targets as plain arrays of the prediction's dtype (a float32 model
+    stays float32)."""
     if isinstance(target, Tensor):
-        return target if target.requires_grad else target.data.astype(pred.dtype, copy=False)
+        if target.requires_grad:
+            return target
+        return target.data.astype(pred.dtype, copy=False)
     return np.asarray(target, dtype=pred.dtype)
 
 
@@ -201,22 +224,30 @@ def mse_loss(pred: Tensor, target: Any) -> Tensor:
     """mean((pred - target)²)."""
     target = _like(target, pred)
     if np.shape(target) != pred.shape:
-        raise ValueError(f"mse_loss: pred has shape {pred.shape}, target {np.shape(target)}")
+        raise ValueError(f"mse_loss: pred has shape {pred.shape}, "
+                         f"target {np.shape(target)}")
     return ((pred - target) ** 2).mean()
 
 
 def cross_entropy(logits: Tensor, labels: Any) -> Tensor:
-    """mean over the batch of -log softmax(logits)[label]; ``labels`` are class indices."""
-    labels = np.asarray(labels.data if isinstance(labels, Tensor) else labels)
-    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
-        raise ValueError(f"cross_entropy: logits must have shape (batch, classes) and labels "
-                         f"(batch,); got {logits.shape} and {labels.shape}")
+    """The mean over the batch of -log softmax(logits)[label]; ``labels``
+    are class indices."""
+    if isinstance(labels, Tensor):
+        labels = labels.data
+    labels = np.asarray(labels)
+    n, classes = logits.shape if logits.ndim == 2 else (-1, -1)
+    if logits.ndim != 2 or labels.shape != (n,):
+        raise ValueError("cross_entropy: logits must have shape (batch, "
+                         "classes) and labels (batch,); got "
+                         f"{logits.shape} and {labels.shape}")
     if labels.dtype.kind not in "iu":
-        if labels.dtype.kind != "f" or not np.all(labels == np.round(labels)):
-            raise TypeError(f"cross_entropy: labels must be integer class indices, not {labels.dtype}")
+        whole = labels.dtype.kind == "f" and np.all(labels == np.round(labels))
+        if not whole:
+            raise TypeError("cross_entropy: labels must be integer class "
+                            f"indices, not {labels.dtype}")
         labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-        raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}), "
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"cross_entropy: labels must lie in [0, {classes}), "
                          f"got {labels.min()} to {labels.max()}")
     picked = log_softmax(logits, axis=1)[np.arange(logits.shape[0]), labels]
     return -picked.mean()
@@ -234,13 +265,15 @@ class _Softplus(Function):
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, targets: Any) -> Tensor:
-    """mean(log(1 + eˣ) - x t): the cross-entropy of σ(x) against targets t in [0, 1].
+    """mean(log(1 + eˣ) - x t): the cross-entropy of σ(x) against targets
+    t in [0, 1].
 
     Written with a stable softplus, so logits of ±1000 give finite values and
     the gradient σ(x) - t.
     """
     targets = _like(targets, logits)
     if np.shape(targets) != logits.shape:
-        raise ValueError(f"binary_cross_entropy_with_logits: logits have shape {logits.shape}, "
-                         f"targets {np.shape(targets)}")
+        raise ValueError("binary_cross_entropy_with_logits: logits have "
+                         f"shape {logits.shape}, targets "
+                         f"{np.shape(targets)}")
     return (_Softplus()(logits) - logits * targets).mean()

@@ -21,19 +21,22 @@ __all__ = ["Optimizer", "SGD", "Adam"]
 
 
 class Optimizer:
-    """What SGD and Adam share: the parameters, their state, and ``zero_grad``."""
+    """What SGD and Adam share: parameters, their state, ``zero_grad``."""
 
     def __init__(self, params: Iterable[Any], lr: float) -> None:
         who = type(self).__name__
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{who}: params is empty; pass the model's parameters()")
+            raise ValueError(f"{who}: params is empty; pass the model's "
+                             "parameters()")
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor):
-                raise TypeError(f"{who}: parameter {i} is a {type(p).__name__}, not a tensor")
+                raise TypeError(f"{who}: parameter {i} is a "
+                                f"{type(p).__name__}, not a tensor")
             if not p.requires_grad or not p.is_leaf:
-                raise ValueError(f"{who}: parameter {i} (shape {p.shape}) must be a leaf "
-                                 "tensor with requires_grad=True")
+                raise ValueError(f"{who}: parameter {i} (shape {p.shape}) "
+                                 "must be a leaf tensor with "
+                                 "requires_grad=True")
         if not lr >= 0:
             raise ValueError(f"{who}: lr must be a number >= 0, not {lr!r}")
         self.lr = lr
@@ -44,7 +47,8 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def _gradients(self) -> Iterable[tuple[Tensor, np.ndarray, dict[str, Any]]]:
+    def _gradients(self) -> Iterable[tuple[Tensor, np.ndarray,
+                                           dict[str, Any]]]:
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 yield p, np.asarray(p.grad.data, dtype=p.dtype), state
@@ -56,19 +60,21 @@ class SGD(Optimizer):
     For each parameter p with gradient g, at step t::
 
         g ← g + weight_decay · p
-        b ← g                       at t = 1,   μ b + g   after   (if momentum μ > 0)
+        b ← g at t = 1, μ b + g after         (if momentum μ > 0)
         g ← g + μ b   (nesterov)   or   b   (otherwise)
         p ← p − lr · g
     """
 
-    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Any], lr: float,
+                 momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         if momentum < 0 or weight_decay < 0:
             raise ValueError("SGD: momentum and weight_decay must be >= 0")
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
-        self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
+        self.momentum, self.nesterov = momentum, nesterov
+        self.weight_decay = weight_decay
 
     def step(self) -> None:
         """Move every parameter that has a gradient one step."""
@@ -85,24 +91,27 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba), as ``torch.optim.Adam`` (L2 weight decay, no amsgrad).
+    """Adam (Kingma and Ba), as ``torch.optim.Adam`` (L2 weight decay, no
+    amsgrad).
 
     For each parameter p with gradient g, at step t = 1, 2, ...::
 
         g ← g + weight_decay · p
-        m ← β₁ m + (1 − β₁) g            v ← β₂ v + (1 − β₂) g²     (both start at 0)
+        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²   (both start at 0)
         p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + eps)
     """
 
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
         beta1, beta2 = betas
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
             raise ValueError(f"Adam: betas must lie in [0, 1), not {betas}")
         if eps < 0 or weight_decay < 0:
             raise ValueError("Adam: eps and weight_decay must be >= 0")
-        self.betas, self.eps, self.weight_decay = (beta1, beta2), eps, weight_decay
+        self.betas, self.eps = (beta1, beta2), eps
+        self.weight_decay = weight_decay
 
     def step(self) -> None:
         """Move every parameter that has a gradient one step."""
@@ -111,7 +120,8 @@ class Adam(Optimizer):
             if self.weight_decay:
                 g = g + self.weight_decay * p.data
             if not state:
-                state.update(t=0, m=np.zeros_like(p.data), v=np.zeros_like(p.data))
+                state.update(t=0, m=np.zeros_like(p.data),
+                             v=np.zeros_like(p.data))
             state["t"] += 1
             t, m, v = state["t"], state["m"], state["v"]
             m *= beta1
