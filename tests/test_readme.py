@@ -37,3 +37,9 @@ def test_the_tour_fits_the_line_and_differentiates_twice(capsys):
     np.testing.assert_array_equal(ns["ad"].hessian(ns["f"])(np.array([1.0, 2.0])).numpy(),
                                   [[6.0, 0.0], [0.0, 12.0]])
     assert printed[-1] == "tensor(15.)"                                # ad.jvp
+
+
+def test_the_training_example_fits_its_saddle(capsys):
+    ns = run(python_blocks()[2])
+    assert capsys.readouterr().out.strip() == "1.0e-04"
+    assert ns["loss"].item() < 2e-4
