@@ -20,11 +20,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
-import importlib  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -36,25 +34,7 @@ import peers  # noqa: E402
 
 import ad  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 BEFORE = {}     # "ad (REF)" -> that revision's package, filled by --before
-
-
-def load_before(ref):
-    """The package `ad` at git revision `ref`, imported as `ad_before` from a temporary folder."""
-    folder = Path(tempfile.mkdtemp(prefix="ad_before_"))
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "ad"], check=True,
-                             capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    (folder / "ad").rename(folder / "ad_before")
-    sys.path.insert(0, str(folder))
-    module = importlib.import_module("ad_before")
-    # Older revisions trust (skip checking) the primitives of the module named exactly
-    # "ad.ops"; under this name they would be checked, so trust them as at home.
-    for value in vars(module.ops).values():
-        if isinstance(value, type) and issubclass(value, module.Function):
-            value._trusted = True
-    return module
 
 
 def measure(cases, rounds, repeat=1):
@@ -88,12 +68,7 @@ def report(title, medians, base, targets=(), unit_scale=1e3, unit="ms", per=None
 
 
 def mlp_workload(dtype, rounds):
-    rng = np.random.default_rng(0)
-    sizes = [784, 256, 128, 10]
-    weights = [(rng.standard_normal((m, n)) / np.sqrt(m)).astype(dtype) for m, n in zip(sizes, sizes[1:])]
-    biases = [np.zeros(n, dtype) for n in sizes[1:]]
-    x = rng.standard_normal((64, 784)).astype(dtype)
-    y = rng.standard_normal((64, 10)).astype(dtype)
+    weights, biases, x, y = peers.mlp_data(dtype)
     cases = {"numpy by hand": peers.numpy_mlp(weights, biases, x, y)}
     cases["ad"] = peers.ad_mlp(weights, biases, x, y)
     for name, module in BEFORE.items():
@@ -171,7 +146,7 @@ def main():
     parser.add_argument("--before", metavar="REF", help="also run the package as it was at git revision REF")
     args = parser.parse_args()
     if args.before:
-        BEFORE[f"ad ({args.before})"] = load_before(args.before)
+        BEFORE[f"ad ({args.before})"] = peers.vendored("ad_before", args.before)
     rounds = 3 if args.quick else args.rounds
     print(f"ad {ad.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}, "
           f"{rounds} rounds, single-threaded")
