@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import check, nn, optim
+from .checkpoint import checkpoint
 from .function import Function
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .mode import enable_grad, is_grad_enabled, no_grad
@@ -83,7 +84,7 @@ def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False, name: s
 __all__ = [
     "check", "nn", "optim",
     "Function", "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast",
-    "gradients", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
+    "gradients", "checkpoint", "grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp",
     "add", "sub", "mul", "div", "pow", "neg", "matmul",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos",
     "maximum", "where", "sum", "mean", "max", "logsumexp", "softmax", "log_softmax",
