@@ -82,7 +82,7 @@ def _read_from_outside(out: Tensor, start: int) -> list[Tensor]:
     from before ``start``: f's arguments and what it captured."""
     found: dict[int, Tensor] = {}
     seen = {id(out._node)}
-    stack = [out._node]
+    stack: list[Any] = [out._node]
     while stack:
         for x in stack.pop().inputs:
             if not isinstance(x, Tensor) or not x.requires_grad:
