@@ -6,7 +6,12 @@ that a noisy, shared machine slows every contender alike. Single-threaded.
 Peers are optional: PyTorch (CPU), HIPS autograd, micrograd, and the original
 sixteen-line engine (``ad.sixteen``, always present).
 
-    python benchmarks/bench_engine.py [--rounds N] [--quick] [--before REF]
+    python benchmarks/bench_engine.py [--rounds N] [--quick] [--before REF] [--output FILE]
+
+A full run writes what it measured to ``benchmarks/results.json`` (the machine,
+the versions, the date, and every workload's medians and ratios), which chapter
+12 of the book reads and plots; ``--quick`` writes nothing unless ``--output``
+says where.
 
 ``--before REF`` also runs the package as it was at the git revision REF (for
 example ``main`` or ``HEAD~1``), under the name ``ad_before``, beside today's, so
@@ -19,12 +24,16 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import datetime  # noqa: E402
 import gc  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
+from importlib import metadata  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -35,6 +44,8 @@ import peers  # noqa: E402
 import ad  # noqa: E402
 
 BEFORE = {}     # "ad (REF)" -> that revision's package, filled by --before
+RESULTS = []    # one entry per workload reported, for the results file
+RESULTS_FILE = Path(__file__).parent / "results.json"
 
 
 def measure(cases, rounds, repeat=1):
@@ -54,7 +65,9 @@ def measure(cases, rounds, repeat=1):
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def report(title, medians, base, targets=(), unit_scale=1e3, unit="ms", per=None):
+def report(title, medians, base, targets=(), unit_scale=1e3, unit="ms", per=None, key=None):
+    RESULTS.append({"key": key, "title": title, "base": base, "per": per or 1,
+                    "seconds": dict(medians), "targets": dict(targets)})
     print(f"\n## {title}")
     print(f"{'engine':<22}{'median ' + unit:>14}{'÷ ' + base:>14}   target")
     for name, seconds in medians.items():
@@ -144,6 +157,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="few rounds, to check that it runs")
     parser.add_argument("--before", metavar="REF", help="also run the package as it was at git revision REF")
+    parser.add_argument("--output", metavar="FILE",
+                        help=f"where to write the results (default {RESULTS_FILE.name})")
     args = parser.parse_args()
     if args.before:
         BEFORE[f"ad ({args.before})"] = peers.vendored("ad_before", args.before)
@@ -155,7 +170,7 @@ def main():
                            (np.float32, (("ad", "<= 1.15x numpy, <= 0.9x torch"),))):
         medians = mlp_workload(dtype, rounds)
         report(f"MLP 784-256-128-10, tanh, MSE, batch 64, forward+backward, {np.dtype(dtype).name}",
-               medians, "numpy by hand", targets)
+               medians, "numpy by hand", targets, key=f"mlp_{np.dtype(dtype).name}")
         if "torch" in medians:
             print(f"ad / torch = {medians['ad'] / medians['torch']:.2f}")
 
@@ -172,32 +187,72 @@ def main():
         medians = measure(cases, max(3, rounds // 3))
         report(f"digits-sized training: one epoch (23 steps), 64-128-10 ReLU, cross-entropy, Adam, "
                f"batch 64, {np.dtype(dtype).name}", medians, "torch" if "torch" in medians else "ad",
-               (("ad", "<= 0.75x torch"),))
+               (("ad", "<= 0.75x torch"),), key=f"digits_{np.dtype(dtype).name}")
 
     medians = scalar_chain(rounds)
     report("1,000 steps of y = tanh(y*1.0001 + 0.1), 0-d float64, forward+backward, per op",
-           medians, "torch" if "torch" in medians else "ad", (("ad", "<= 0.5x torch"),),
-           unit_scale=1e6, unit="us/op", per=3000)
+           medians, "torch" if "torch" in medians else "ad", (("ad", "<= 0.40x torch"),),
+           unit_scale=1e6, unit="us/op", per=3000, key="scalar_chain")
 
     medians = long_chain(max(3, rounds // 3))
     report("100,000-op chain y = y*1.00001, build+backward", medians,
-           "torch" if "torch" in medians else "ad", (("ad", "<= 1.0x torch"),))
+           "torch" if "torch" in medians else "ad", (("ad", "<= 1.0x torch"),), key="long_chain")
 
     medians = measure({"ad": peers.ad_doubling}, rounds, repeat=10)
     calls = peers.count_calls_doubling(20)
-    report("20 steps of y = y*y + y, backward only", medians, "ad", (("ad", "<= 1 ms"),))
+    report("20 steps of y = y*y + y, backward only", medians, "ad", (("ad", "<= 1 ms"),), key="doubling")
     print(f"ad backward calls: {calls} (one per node); the sixteen-line engine would make "
           f"{peers.sixteen_doubling_calls(20):,}")
 
     medians = import_time(max(5, rounds))
     report("python -c 'import ...' (whole process)", medians, "import numpy",
-           (("import ad", "<= numpy + 20 ms"),))
+           (("import ad", "<= numpy + 20 ms"),), key="import")
     print(f"import ad - import numpy = {(medians['import ad'] - medians['import numpy']) * 1e3:.1f} ms")
 
     growth, peak = memory_growth(200 if args.quick else 1000)
     print("\n## 1,000 MLP training steps with the garbage collector disabled")
     print(f"traced memory growth after step 10: {growth / 1e6:.3f} MB (target < 10 MB); "
           f"peak {peak / 1e6:.1f} MB")
+
+    output = args.output or (None if args.quick else RESULTS_FILE)
+    if output:
+        write_results(output, rounds, {"growth_bytes": growth, "peak_bytes": peak})
+        print(f"\nwrote {output}")
+
+
+def versions():
+    found = {"python": platform.python_version(), "numpy": np.__version__, "ad": ad.__version__}
+    for name in ("torch", "autograd", "micrograd"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def processor():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_results(path, rounds, memory):
+    """Everything measured, for the book's chapter 12 (and anyone who asks "where, when?")."""
+    results = {
+        "date": datetime.date.today().isoformat(),
+        "machine": {"processor": processor(), "cores": os.cpu_count(),
+                    "system": f"{platform.system()} {platform.release()}"},
+        "versions": versions(),
+        "rounds": rounds,
+        "threads": 1,
+        "workloads": RESULTS,
+        "memory": memory,
+    }
+    Path(path).write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
