@@ -119,16 +119,15 @@ class Function:
         out.grad = None
         out.name = None
         out._retains_grad = False
-        recording = not mode.open_blocks or mode.local.recording
-        if True in needs and recording:
+        if True in needs and (not mode.open_blocks or mode.local.recording):
             node = object.__new__(type(self))
-            if self.__dict__:
+            if self.__dict__:                   # the op's parameters
                 node.__dict__.update(self.__dict__)
             node.inputs = inputs
-            node.arrays = tuple(arrays)
+            node.arrays = arrays
             node.output = data
+            node.needs_input_grad = needs
             node.sequence = next(_sequence)
-            node.needs_input_grad = tuple(needs)
             out.requires_grad = True
             out._node = node
         else:
