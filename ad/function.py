@@ -124,9 +124,9 @@ class Function:
             if self.__dict__:                   # the op's parameters
                 node.__dict__.update(self.__dict__)
             node.inputs = inputs
-            node.arrays = arrays
+            node.arrays = tuple(arrays)
             node.output = data
-            node.needs_input_grad = needs
+            node.needs_input_grad = tuple(needs)
             node.sequence = next(_sequence)
             out.requires_grad = True
             out._node = node
