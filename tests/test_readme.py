@@ -43,3 +43,10 @@ def test_the_training_example_fits_its_saddle(capsys):
     ns = run(python_blocks()[2])
     assert capsys.readouterr().out.strip() == "1.0e-04"
     assert ns["loss"].item() < 2e-4
+
+
+def test_the_checkpoint_example_gives_the_same_gradients(capsys):
+    ns = run(python_blocks()[3])
+    assert capsys.readouterr().out.strip() == "True"
+    assert len(ns["same"]) == 16 and all(ns["same"])
+    assert ns["saved"].grad_fn.name == "checkpoint"
