@@ -87,9 +87,12 @@ class Function:
         return self if tensor is None else MethodType(self, tensor)
 
     def forward(self, *arrays: Any) -> Any:
+        """The result, computed from the inputs' values (arrays or numbers)."""
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def backward(self, *inputs_and_grad: Any) -> tuple[Any, ...]:
+        """The inputs again, then the output's gradient: one gradient per input
+        (``None`` where there is none), each of its input's shape."""
         raise NotImplementedError(f"{type(self).__name__} does not define backward()")
 
     def __call__(self, *inputs: Any) -> Tensor:

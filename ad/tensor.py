@@ -99,18 +99,22 @@ class Tensor:
     # ----- what it looks like
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of the data, a tuple as in numpy."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self.data.size
 
     @property
     def dtype(self) -> np.dtype:
+        """The data's numpy dtype (float64, float32...)."""
         return self.data.dtype
 
     def __len__(self) -> int:

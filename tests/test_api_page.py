@@ -50,3 +50,15 @@ def test_every_op_has_its_maths_in_a_docstring():
     for op in ops:
         doc = type(op).__doc__ or ""
         assert "=" in doc, type(op).__name__
+
+
+def test_every_listed_member_has_a_docstring():
+    """autodoc drops a listed member without a docstring, silently."""
+    text = API.read_text()
+    listed = re.findall(r"\.\. autoclass:: ad\.(\w+)\n\s+:members: ([\w, ]+)", text)
+    assert listed
+    for cls, members in listed:
+        for member in (m.strip() for m in members.split(",")):
+            attribute = getattr(getattr(ad, cls), member)
+            doc = (attribute.fget if isinstance(attribute, property) else attribute).__doc__
+            assert doc and doc.strip(), f"ad.{cls}.{member} has no docstring"
