@@ -20,13 +20,22 @@ from .tensor import Tensor
 __all__ = ["seed", "Module", "Linear", "Sequential", "ReLU", "Tanh", "Sigmoid",
            "MLP", "mse_loss", "cross_entropy", "binary_cross_entropy_with_logits"]
 
-_rng = np.random.default_rng(0)
+_rng: np.random.Generator | None = None     # made at first use: see _default_rng
 
 
 def seed(value: int) -> None:
     """Reset the generator that layers use when they are given no ``rng``."""
     global _rng
     _rng = np.random.default_rng(value)
+
+
+def _default_rng() -> np.random.Generator:
+    """The layers' generator, seeded with 0 until ``seed`` says otherwise
+    (made on first use, so that ``import ad`` does not load numpy.random)."""
+    global _rng
+    if _rng is None:
+        _rng = np.random.default_rng(0)
+    return _rng
 
 
 class Module:
@@ -120,7 +129,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int,
                  bias: bool = True, rng: np.random.Generator | None = None,
                  dtype: Any = np.float64) -> None:
-        generator = _rng if rng is None else rng
+        generator = _default_rng() if rng is None else rng
         bound = 1 / np.sqrt(in_features)
 
         def uniform(*shape: int) -> Tensor:

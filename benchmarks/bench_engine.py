@@ -31,6 +31,7 @@ import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from importlib import metadata  # noqa: E402
@@ -129,9 +130,15 @@ def long_chain(rounds):
 
 
 def import_time(rounds):
-    def run(code):
-        return lambda: subprocess.run([sys.executable, "-c", code], check=True)
-    return measure({"import numpy": run("import numpy"), "import ad": run("import ad")}, rounds)
+    """A fresh process importing each, with bytecode cached as after ``pip install``
+    (the warm-up run writes it; PYTHONDONTWRITEBYTECODE would compile every time)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as cache:
+        env["PYTHONPYCACHEPREFIX"] = cache
+
+        def run(code):
+            return lambda: subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        return measure({"import numpy": run("import numpy"), "import ad": run("import ad")}, rounds)
 
 
 def memory_growth(steps=1000):
