@@ -122,15 +122,16 @@ class Function:
         out.grad = None
         out.name = None
         out._retains_grad = False
-        if True in needs and (not mode.open_blocks or mode.local.recording):
+        recording = not mode.open_blocks or mode.local.recording
+        if True in needs and recording:
             node = object.__new__(type(self))
-            if self.__dict__:                   # the op's parameters
+            if self.__dict__:
                 node.__dict__.update(self.__dict__)
             node.inputs = inputs
             node.arrays = tuple(arrays)
             node.output = data
-            node.needs_input_grad = tuple(needs)
             node.sequence = next(_sequence)
+            node.needs_input_grad = tuple(needs)
             out.requires_grad = True
             out._node = node
         else:

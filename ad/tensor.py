@@ -303,27 +303,26 @@ def _walk(outputs: Sequence[Tensor], seeds: Sequence[Any],
         else:
             input_grads = _checked_grads(
                 node, _user_backward(node, args, g), create_graph)
-        for x, saved, needed, gx in zip(node.inputs, node.arrays,
-                                        node.needs_input_grad,
-                                        input_grads):
+        edges = zip(node.inputs, node.arrays, node.needs_input_grad,
+                    input_grads)
+        for x, saved, needed, gx in edges:
             # (a constant is its own saved value)
             if x is not saved and x.data is not saved:
                 raise _replaced(node, x)
             if not needed or gx is None:
                 continue
-            if gx.shape != saved.shape:
-                gx = _fit(node, gx, saved.shape)
+            if gx.shape != x.data.shape:
+                gx = _fit(node, gx, x.data.shape)
             key = id(x)
             previous = grads.get(key)
             if previous is not None:
                 grads[key] = previous + gx
                 continue
             grads[key] = gx
-            parent = x._node
-            if parent is None:
+            if x._node is None:
                 leaves.append(x)
             else:
-                heappush(queue, (-parent.sequence, x))
+                heappush(queue, (-x._node.sequence, x))
     for leaf in leaves:
         g = grads.pop(id(leaf))
         if wanted is None:
