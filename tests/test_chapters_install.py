@@ -60,7 +60,13 @@ def fresh_python(tmp_path_factory):
     for name in ("ad", "pyproject.toml", "README.md", "LICENSE"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, source / name)
     shutil.rmtree(source / "ad" / "__pycache__", ignore_errors=True)
-    return python, f"sixteen-ad[chapters] @ {source.as_uri()}", home
+    # Built once into a wheel, which each chapter's first cell then installs (as
+    # pip would from the repository, without building it again every time).
+    wheels = home / "wheels"
+    subprocess.run([python, "-m", "pip", "wheel", "--quiet", "--no-deps", "--disable-pip-version-check",
+                    "-w", wheels, source], check=True, capture_output=True)
+    (wheel,) = wheels.glob("sixteen_ad-*.whl")
+    return python, f"sixteen-ad[chapters] @ {wheel.as_uri()}", home
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
